@@ -1,0 +1,148 @@
+"""
+The GPT of DESIGN.md: token + learned position embeddings, n_layer pre-LayerNorm blocks with causal
+self-attention (F.scaled_dot_product_attention, the fused/flash kernel on CUDA) and a 4x GELU MLP,
+a final LayerNorm and a linear readout. Small on purpose: the paper's students are 2 layers, context 50.
+
+Three multipliers let mup.py set a parametrization without touching this file's code:
+  attn_scale      the factor on q.k (None = 1/sqrt(head_dim), standard; muP uses 1/head_dim)
+  embed_mult      the factor on the summed token + position embeddings (1 = standard)
+  readout_mult    the factor on the logits (1 = standard; muP uses base_width/width)
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 1000
+    block_size: int = 50      # context: the model sees T tokens and makes T next-token predictions
+    n_layer: int = 2
+    width: int = 128          # residual stream width (d_model)
+    head_dim: int = 16        # n_head = width // head_dim
+    tie_weights: bool = False # readout shares the token embedding matrix
+    attn_scale: float | None = None
+    embed_mult: float = 1.0
+    readout_mult: float = 1.0
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "width", "head_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.width % self.head_dim:
+            raise ValueError(f"width {self.width} is not divisible by head_dim {self.head_dim}")
+
+    @property
+    def n_head(self):
+        return self.width // self.head_dim
+
+
+class CausalSelfAttention(nn.Module):
+
+    def __init__(self, config):
+        super().__init__()
+        self.qkv = nn.Linear(config.width, 3 * config.width)
+        self.proj = nn.Linear(config.width, config.width)
+        self.n_head, self.scale = config.n_head, config.attn_scale
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+        return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+class MLP(nn.Module):
+
+    def __init__(self, config):
+        super().__init__()
+        self.fc = nn.Linear(config.width, 4 * config.width)
+        self.proj = nn.Linear(4 * config.width, config.width)
+
+    def forward(self, x):
+        return self.proj(F.gelu(self.fc(x)))
+
+
+class Block(nn.Module):
+    """Pre-LN residual block: x + attn(LN(x)), then x + mlp(LN(x))."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.ln_1, self.attn = nn.LayerNorm(config.width), CausalSelfAttention(config)
+        self.ln_2, self.mlp = nn.LayerNorm(config.width), MLP(config)
+
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.width)
+        self.wpe = nn.Embedding(config.block_size, config.width)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.width)
+        self.lm_head = nn.Linear(config.width, config.vocab_size, bias=False)
+        if config.tie_weights:
+            self.lm_head.weight = self.wte.weight
+        self.apply(self._init_weights)
+        # GPT-2's scaled init of the residual projections: each block adds two terms to the stream,
+        # so their std is divided by sqrt(2 n_layer) to keep the residual variance O(1) in depth.
+        for block in self.blocks:
+            for proj in (block.attn.proj, block.mlp.proj):
+                nn.init.normal_(proj.weight, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, idx):
+        """idx: (B, T) int64 tokens, T <= block_size → logits (B, T, vocab_size)."""
+        T = idx.size(1)
+        if T > self.config.block_size:
+            raise ValueError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
+        pos = torch.arange(T, device=idx.device)
+        x = self.config.embed_mult * (self.wte(idx) + self.wpe(pos))
+        for block in self.blocks:
+            x = block(x)
+        return self.config.readout_mult * self.lm_head(self.ln_f(x))
+
+    def param_counts(self):
+        """Parameters by part (DESIGN.md): total; embedding = token + position tables; readout = the
+        lm_head matrix (0 when tied: it is the token table); non_embedding = total - embedding."""
+        total = sum(p.numel() for p in self.parameters())  # a tied matrix is counted once
+        embedding = self.wte.weight.numel() + self.wpe.weight.numel()
+        readout = 0 if self.config.tie_weights else self.lm_head.weight.numel()
+        return dict(total=total, embedding=embedding, readout=readout, non_embedding=total - embedding)
+
+    def flops_per_token(self):
+        """Training FLOPs per token (forward + backward), nanoGPT's estimate as DESIGN.md defines it:
+        6 * (non-embedding parameters, readout included) + 12 * n_layer * width * T (attention scores
+        and their weighted sum). A tied readout still costs its matmul, so it is added back."""
+        c = self.config
+        matmul_params = self.param_counts()["non_embedding"] + (c.vocab_size * c.width if c.tie_weights else 0)
+        return 6 * matmul_params + 12 * c.n_layer * c.width * c.block_size
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens, temperature=1.0, generator=None):
+        """Extend idx (B, T0) by sampling max_new_tokens tokens; the context is cropped to the last
+        block_size tokens. temperature 0 picks the argmax (greedy)."""
+        for _ in range(max_new_tokens):
+            logits = self(idx[:, -self.config.block_size:])[:, -1, :].float()
+            if temperature == 0:
+                nxt = logits.argmax(dim=-1, keepdim=True)
+            else:
+                probs = F.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=generator)
+            idx = torch.cat((idx, nxt), dim=1)
+        return idx
