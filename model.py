@@ -46,13 +46,14 @@ class CausalSelfAttention(nn.Module):
         super().__init__()
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.proj = nn.Linear(config.width, config.width)
-        self.n_head, self.scale = config.n_head, config.attn_scale
+        self.config = config  # read at every call, so mup.py can set config.attn_scale after init
 
     def forward(self, x):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
+        h = self.config.n_head
+        q, k, v = (t.view(B, T, h, C // h).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.config.attn_scale)
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
 

@@ -26,10 +26,10 @@ def test_future_tokens_do_not_change_earlier_logits():
 def explicit_attention(attn, x):
     """Textbook masked-softmax attention with the module's own weights."""
     B, T, C = x.shape
-    h = attn.n_head
+    h = attn.config.n_head
     q, k, v = attn.qkv(x).split(C, dim=2)
     q, k, v = (t.view(B, T, h, C // h).transpose(1, 2) for t in (q, k, v))
-    scale = attn.scale if attn.scale is not None else 1 / math.sqrt(C // h)
+    scale = attn.config.attn_scale if attn.config.attn_scale is not None else 1 / math.sqrt(C // h)
     scores = (q @ k.transpose(-2, -1)) * scale
     scores = scores.masked_fill(torch.triu(torch.ones(T, T, dtype=torch.bool), 1), float("-inf"))
     y = F.softmax(scores, dim=-1) @ v
