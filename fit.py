@@ -43,7 +43,6 @@ NN_BOOT = 20        # bootstrap refits of the interpolation network (each takes 
 KEEP = 8            # grid starts, best by objective value, that L-BFGS refines
 CI = 95             # percent, two-sided percentile interval
 MIN_POINTS_1D = 4   # a one-dimensional law needs more distinct x than its 3 parameters
-LBFGS = dict(maxiter=3000, ftol=1e-15, gtol=1e-12)
 # Hoffmann et al.'s grid of starts: α, β ∈ {0, .5, .., 2}; e = log E ∈ {-1, -.5, .., 1}; a, b = log A, log B ∈ {0, 5, .., 25}
 EXPONENT_GRID = np.arange(0.0, 2.01, 0.5)
 LOG_E_GRID = np.arange(-1.0, 1.01, 0.5)
@@ -265,7 +264,7 @@ def huber_objective(theta, law, logL, W, delta=DELTA):
     return np.sum(W * huber_loss(r, delta), 1), np.einsum("mn,mnp->mp", W * np.clip(r, -delta, delta), jac)
 
 
-def lbfgs(fun, x0, memory=10, max_iter=3000, ftol=1e-15, gtol=1e-12):
+def lbfgs(fun, x0, memory=10, max_iter=1000, ftol=1e-15, gtol=1e-12):
     """
     L-BFGS (Nocedal & Wright, Alg. 7.4) on M independent problems at once: fun(X, rows) returns the objectives
     (k,) and gradients (k, P) of problems `rows` at X (k, P). Each problem has its own curvature history and
