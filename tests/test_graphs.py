@@ -1,0 +1,208 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import graphs  # noqa: E402
+
+
+def dense_floor(P, p0, length):
+    """Brute force: (1/T) Σ_t p0 P^t H with dense matrix powers."""
+    P = P.toarray()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        H = -np.nansum(np.where(P > 0, P * np.log(P), 0.0), axis=1)
+    return np.mean([p0 @ np.linalg.matrix_power(P, t) @ H for t in range(length)])
+
+
+@pytest.mark.parametrize("build", [
+    lambda: graphs.erdos_renyi(300, 1200, kappa=1.0, seed=1),
+    lambda: graphs.barabasi_albert(300, 3, kappa=0.5, seed=2),
+    lambda: graphs.from_networkx(nx.gnp_random_graph(100, 0.08, seed=3, directed=True), kappa=1.0),
+])
+def test_chain_is_valid(build):
+    g = build()
+    P = g.P
+    assert isinstance(P, sp.csr_matrix) and P.dtype == np.float64 and P.has_sorted_indices
+    assert np.allclose(np.asarray(P.sum(axis=1)).ravel(), 1, atol=1e-14, rtol=0)
+    assert (P.data > 0).all()
+    pi = g.stationary()
+    assert abs(pi.sum() - 1) < 1e-12 and (pi >= 0).all()
+    assert np.abs(P.T @ pi - pi).sum() < 1e-12
+
+
+@pytest.mark.parametrize("kappa", [0.0, 0.5, 1.0, 2.0])
+def test_kappa_bias_is_power_law_in_rank(kappa):
+    for G in [nx.complete_graph(12), nx.star_graph(20)]:
+        g = graphs.from_networkx(G, kappa=kappa, seed=5)
+        for i in range(g.V):
+            p = np.sort(g.P[[i]].data)[::-1]
+            w = np.arange(1, p.size + 1) ** -kappa
+            np.testing.assert_allclose(p, w / w.sum(), rtol=1e-13)
+
+
+def test_kappa_ranking_is_random_per_row():
+    g = graphs.from_networkx(nx.complete_graph(12), kappa=1.0, seed=5)
+    favourite = [g.P[[i]].indices[g.P[[i]].data.argmax()] for i in range(g.V)]
+    assert len(set(favourite)) > 3  # not the same neighbour order in every row
+
+
+def test_weights_times_rank_bias():
+    G = nx.Graph()
+    G.add_weighted_edges_from([(0, 1, 1.0), (0, 2, 2.0), (0, 3, 4.0), (1, 2, 1.0)])
+    g = graphs.from_networkx(G, kappa=1.0, seed=0)
+    rank = np.array([1.0, 2.0, 4.0]) / g.P[[0]].data  # P ∝ w / r, so w / P ∝ r
+    np.testing.assert_allclose(np.sort(rank / rank.min()), [1, 2, 3], rtol=1e-12)
+    g0 = graphs.from_networkx(G, kappa=0.0)
+    np.testing.assert_allclose(g0.P[[0]].data, [1 / 7, 2 / 7, 4 / 7], rtol=1e-14)
+
+
+def test_regular_graph_entropy_rate_is_log_k():
+    for k in [3, 8]:
+        g = graphs.from_networkx(nx.random_regular_graph(k, 200, seed=k))
+        assert abs(g.entropy_rate() - np.log(k)) < 1e-12
+        np.testing.assert_allclose(g.row_entropy(), np.log(k), rtol=1e-13)
+
+
+def test_stationary_of_undirected_walk_is_degree_over_2E():
+    for g in [graphs.erdos_renyi(2000, 6000, seed=0), graphs.barabasi_albert(500, 2, seed=1),
+              graphs.from_networkx(nx.star_graph(10))]:  # the star is periodic: eigenvalue -1
+        degree = np.diff(g.P.indptr)
+        np.testing.assert_allclose(g.stationary(), degree / degree.sum(), rtol=1e-10, atol=0)
+
+
+def test_loss_floor():
+    g = graphs.erdos_renyi(40, 120, kappa=1.0, seed=2)
+    assert abs(g.loss_floor("stationary") - g.entropy_rate()) < 1e-12
+    assert abs(g.loss_floor("uniform", 50) - dense_floor(g.P, np.full(g.V, 1 / g.V), 50)) < 1e-12
+    assert abs(g.loss_floor("uniform", 1) - g.row_entropy().mean()) < 1e-14
+    # a directed chain where the start matters: 0 -> {1,2} uniformly, 1 -> 0, 2 -> 0
+    d = graphs.from_networkx(nx.DiGraph([(0, 1), (0, 2), (1, 0), (2, 0)]))
+    assert abs(d.loss_floor("uniform", 2) - np.log(2) / 2) < 1e-15  # 1/3 log2 then 2/3 log2
+    assert abs(d.loss_floor("stationary", 7) - np.log(2) / 2) < 1e-12
+    with pytest.raises(ValueError):
+        g.loss_floor("zipf")
+    with pytest.raises(ValueError):
+        g.loss_floor("uniform", 0)
+
+
+def test_spectral_gap_matches_dense_eigenvalues():
+    for g in [graphs.erdos_renyi(150, 600, kappa=1.0, seed=0), graphs.erdos_renyi(30, 60, seed=0)]:
+        lam = np.sort(np.abs(np.linalg.eigvals(g.P.toarray())))[::-1]
+        assert abs(g.spectral_gap() - (1 - lam[1])) < 1e-6
+    assert graphs.from_networkx(nx.cycle_graph(100)).spectral_gap() < 1e-6  # bipartite: -1 is an eigenvalue
+
+
+def test_largest_component_kept(capsys):
+    G = nx.Graph()
+    G.add_edges_from(nx.complete_graph(6).edges)                      # the big component: 6 nodes
+    G.add_edges_from((u + 10, v + 10) for u, v in nx.path_graph(3).edges)  # a second one: 3 nodes
+    G.add_nodes_from([20, 21])                                        # isolated nodes
+    g = graphs.from_networkx(G)
+    assert g.V == 6 and g.n_dropped == 5 and g.n_edges() == 15
+    assert "dropped 5 of 11" in capsys.readouterr().err
+    graphs.from_networkx(nx.complete_graph(4))
+    assert capsys.readouterr().err == ""  # no warning when nothing is dropped
+
+
+def test_directed_keeps_strongly_connected_component():
+    # cycle 0->1->2->0, a tail 3->0, and a sink 2->4: 3 and 4 are dropped, and 2 now only goes to 0
+    g = graphs.from_networkx(nx.DiGraph([(0, 1), (1, 2), (2, 0), (3, 0), (2, 4)]))
+    assert g.directed and g.V == 3 and g.n_dropped == 2
+    np.testing.assert_array_equal(g.P.toarray(), [[0, 1, 0], [0, 0, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match="strongly connected"):
+        graphs.from_networkx(nx.DiGraph([(0, 1), (1, 2)]))  # a DAG has no walk that goes on forever
+
+
+def test_erdos_renyi_exact_edge_count_and_uniformity():
+    g = graphs.erdos_renyi(200, 3000, seed=0)
+    assert g.n_edges() == 3000 and g.P.diagonal().sum() == 0
+    assert ((g.P > 0) != (g.P.T > 0)).nnz == 0  # undirected: symmetric pattern
+    assert graphs.erdos_renyi(7, 21, seed=3).n_edges() == 21  # complete: every pair exactly once
+    # every pair is equally likely to be an edge: 6 nodes, m = 10 of 15 pairs, pooled over 400 seeds
+    # (binomial counts: std/mean = sqrt(0.5/400) = 0.035 across pairs)
+    adjacency = [(g.P > 0).toarray() for g in (graphs.erdos_renyi(6, 10, seed=s) for s in range(400))
+                 if g.V == 6]
+    counts = np.sum(adjacency, axis=0)[np.triu_indices(6, 1)]
+    assert len(adjacency) > 350 and counts.std() / counts.mean() < 0.1
+
+
+def test_same_seed_same_graph():
+    a = graphs.erdos_renyi(500, 2000, kappa=1.0, seed=4)
+    b = graphs.erdos_renyi(500, 2000, kappa=1.0, seed=4)
+    c = graphs.erdos_renyi(500, 2000, kappa=1.0, seed=5)
+    assert (a.P != b.P).nnz == 0 and (a.P != c.P).nnz > 0
+
+
+def test_bad_input_raises_value_error():
+    for call in [lambda: graphs.erdos_renyi(3, 10), lambda: graphs.erdos_renyi(10, 0),
+                 lambda: graphs.erdos_renyi(1, 1), lambda: graphs.erdos_renyi(10, 5, kappa=-1),
+                 lambda: graphs.erdos_renyi(10, 5, kappa=float("nan")),
+                 lambda: graphs.barabasi_albert(5, 5), lambda: graphs.barabasi_albert(5, 0),
+                 lambda: graphs.from_networkx(nx.Graph([(0, 1, {"weight": -1.0})])),
+                 lambda: graphs.from_networkx(nx.empty_graph(5)),
+                 lambda: graphs.make("grid"), lambda: graphs.make("file"),
+                 lambda: graphs.make("er", directed=True)]:
+        with pytest.raises(ValueError):
+            call()
+
+
+def write(tmp_path, text):
+    path = tmp_path / "edges.txt"
+    path.write_text(text)
+    return path
+
+
+def test_edge_file_unweighted_undirected(tmp_path):
+    path = write(tmp_path, "# a triangle and a pendant\nalice bob\nbob,carol\n carol alice # closing\n\ncarol dave\n")
+    g = graphs.from_edge_file(path)
+    assert g.V == 4 and g.n_edges() == 4 and not g.directed and g.name == "file"
+    np.testing.assert_allclose(np.diff(g.P.indptr), [2, 2, 3, 1])  # labels numbered by first appearance
+    assert graphs.make("file", edges_file=str(path)).V == 4
+
+
+def test_edge_file_weighted_directed(tmp_path):
+    path = write(tmp_path, "a b 1\nb a 3\nb c 1\nc a 2.5\nc d 1\n")  # d is a sink
+    g = graphs.from_edge_file(path, directed=True)
+    assert g.directed and g.V == 3 and g.n_dropped == 1
+    np.testing.assert_allclose(g.P.toarray(), [[0, 1, 0], [0.75, 0, 0.25], [1, 0, 0]])
+    u = graphs.from_edge_file(path)  # undirected: the last weight of a repeated edge wins
+    np.testing.assert_allclose(u.P.toarray()[0], [0, 3 / 5.5, 2.5 / 5.5, 0])
+
+
+@pytest.mark.parametrize("text, where", [("a b\nc\n", ":2:"), ("a b x\n", ":1:"), ("a b -1\n", ":1:"),
+                                         ("a b 1 2\n", ":1:"), ("# nothing\n", "no edges")])
+def test_edge_file_malformed(tmp_path, text, where):
+    with pytest.raises(ValueError, match=where):
+        graphs.from_edge_file(write(tmp_path, text))
+
+
+def test_edge_file_missing():
+    with pytest.raises(OSError):
+        graphs.from_edge_file("/nonexistent/edges.txt")
+
+
+def test_describe():
+    d = graphs.erdos_renyi(100, 400, kappa=1.0, seed=0).describe()
+    assert d["V"] == 100 and d["n_edges"] == 400 and d["degree_mean"] == 8.0
+    assert d["entropy_rate"] == pytest.approx(d["loss_floor_stationary"], abs=1e-12)
+    assert d["entropy_rate"] < d["log_mean_degree"] and 0 < d["spectral_gap"] < 1
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, str(ROOT / "graphs.py"), *args], capture_output=True, text=True)
+
+
+def test_cli(tmp_path):
+    r = run_cli("er", "--nodes", "50", "--edges", "200", "--kappa", "1", "--json", str(tmp_path / "g.json"))
+    assert r.returncode == 0 and "entropy_rate:" in r.stdout
+    assert '"loss_floor_uniform"' in (tmp_path / "g.json").read_text()
+    r = run_cli("er", "--nodes", "3", "--edges", "10")
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1
+    r = run_cli("file", "--edges-file", str(write(tmp_path, "a\n")))
+    assert r.returncode == 2 and "edges.txt:1:" in r.stderr and "Traceback" not in r.stderr
