@@ -1,0 +1,176 @@
+"""
+Throughput figures against the obvious alternatives, measured in the same run, as a table.
+
+    python bench.py                 # sampling (ER 50K nodes / 2M edges, kappa 1) and training steps
+    python bench.py --quick         # smaller graph and fewer repeats, for a smoke test
+
+1. walk sampling: walks.py (alias tables, vectorised) against a plain networkx sampler, a Python loop
+   choosing a random neighbour per step;
+2. training step: train.py's step against a minimal nanoGPT-style reference written below, same
+   configuration and batches, with achieved FLOP/s (model.flops_per_token() x tokens/s).
+Timings are medians over repeats, interleaved so that machine noise hits both sides alike.
+"""
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+
+import networkx as nx
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import graphs
+import mup
+import train
+import walks
+from model import GPT, GPTConfig
+
+
+def median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 1. sampling
+
+def networkx_walks(G, n_walks, length, seed=0):
+    """The baseline: a Python loop over steps choosing a uniformly random neighbour in networkx."""
+    rng = random.Random(seed)
+    nodes = list(G.nodes)
+    out = np.empty((n_walks, length), dtype=np.int64)
+    for w in range(n_walks):
+        x = rng.choice(nodes)
+        for t in range(length):
+            out[w, t] = x
+            x = rng.choice(list(G.adj[x]))
+    return out
+
+
+def bench_sampling(n_nodes, n_edges, kappa, repeats):
+    t0 = time.perf_counter()
+    g = graphs.erdos_renyi(n_nodes, n_edges, kappa=kappa, seed=0)
+    build_s = time.perf_counter() - t0
+    n_walks, length = 4000, 51
+    sampler = walks.WalkSampler(g, device="cpu", seed=0)
+    ours = median_time(lambda: sampler.sample(n_walks, length), repeats)
+    G = nx.from_scipy_sparse_array(g.P)
+    base_walks = 200
+    base = median_time(lambda: networkx_walks(G, base_walks, length), max(3, repeats // 2))
+    ours_rate, base_rate = n_walks * length / ours, base_walks * length / base
+    return dict(graph=f"ER {n_nodes} nodes / {n_edges} edges, kappa {kappa}", build_s=build_s,
+                walks_tokens_per_s=ours_rate, networkx_tokens_per_s=base_rate, speedup=ours_rate / base_rate)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. training step: a minimal nanoGPT-style reference
+
+class RefBlock(nn.Module):
+    def __init__(self, d, n_head):
+        super().__init__()
+        self.ln_1, self.c_attn, self.c_proj = nn.LayerNorm(d), nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.ln_2, self.c_fc, self.c_proj2 = nn.LayerNorm(d), nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.n_head = n_head
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.c_attn(self.ln_1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, -1).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+        x = x + self.c_proj(y)
+        return x + self.c_proj2(F.gelu(self.c_fc(self.ln_2(x))))
+
+
+class RefGPT(nn.Module):
+    def __init__(self, V, T, d, n_layer, n_head):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(V, d), nn.Embedding(T, d)
+        self.h = nn.Sequential(*[RefBlock(d, n_head) for _ in range(n_layer)])
+        self.ln_f, self.lm_head = nn.LayerNorm(d), nn.Linear(d, V, bias=False)
+
+    def forward(self, idx, targets):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.size(1)))
+        logits = self.lm_head(self.ln_f(self.h(x)))
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+
+def bench_training(widths, V, repeats, batch_size=100, T=50):
+    g = graphs.erdos_renyi(V, 5 * V, seed=0)
+    batch = walks.WalkSampler(g, device="cpu", seed=0).sample(batch_size, T + 1)
+    rows = []
+    for width in widths:
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=g.V, block_size=T, width=width, head_dim=16))
+        opt = torch.optim.AdamW(mup.param_groups(model, 1e-3, 0.01), betas=(0.9, 0.95))
+        ref = RefGPT(g.V, T, width, 2, width // 16)
+        ref_opt = torch.optim.AdamW(ref.parameters(), lr=1e-3, weight_decay=0.01, betas=(0.9, 0.95))
+
+        def ours():
+            train.train_step(model, model, opt, batch, train.autocast_for(torch.device("cpu"), "float32")[1], 1.0)
+
+        def reference():
+            loss = ref(batch[:, :-1], batch[:, 1:])
+            ref_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
+            ref_opt.step()
+
+        ours(), reference()  # warm up
+        t_ours, t_ref = [], []
+        for _ in range(repeats):  # interleaved, so noise hits both alike
+            t_ours.append(median_time(ours, 1))
+            t_ref.append(median_time(reference, 1))
+        tokens = batch_size * T
+        rate, ref_rate = tokens / statistics.median(t_ours), tokens / statistics.median(t_ref)
+        rows.append(dict(width=width, params=model.param_counts()["total"], tokens_per_s=rate,
+                         reference_tokens_per_s=ref_rate, ratio=rate / ref_rate,
+                         flops_per_s=rate * model.flops_per_token()))
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small graph, few repeats: a smoke test")
+    p.add_argument("--repeats", type=int, default=None, help="timing repeats (median is reported)")
+    p.add_argument("--widths", default="32,64,128,256", help="model widths for the training-step table")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--json", help="write the figures to this file")
+    args = p.parse_args(argv)
+    try:
+        widths = [int(w) for w in args.widths.split(",")]
+        if any(w < 16 or w % 16 for w in widths):
+            raise ValueError("widths must be positive multiples of 16 (head_dim 16)")
+    except ValueError as e:
+        print(f"error: --widths: {e}", file=sys.stderr)
+        sys.exit(2)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    repeats = args.repeats or (3 if args.quick else 9)
+    nodes, edges = (5_000, 50_000) if args.quick else (50_000, 2_000_000)
+
+    s = bench_sampling(nodes, edges, 1.0, repeats)
+    print(f"walk sampling, {s['graph']} (built in {s['build_s']:.1f}s)")
+    print(f"  walks.py   {s['walks_tokens_per_s'] / 1e6:8.1f} M tokens/s")
+    print(f"  networkx   {s['networkx_tokens_per_s'] / 1e6:8.2f} M tokens/s   (python loop, one neighbour per step)")
+    print(f"  speedup    {s['speedup']:8.0f} x")
+    rows = bench_training(widths, 1000, repeats)
+    print(f"\ntraining step, batch 100 x 50 tokens, V=1000, 2 layers, float32, {torch.get_num_threads()} threads")
+    print(f"  {'width':>5} {'params':>9} {'train.py tok/s':>15} {'nanoGPT-ref tok/s':>18} {'ratio':>6} {'GFLOP/s':>8}")
+    for r in rows:
+        print(f"  {r['width']:>5} {r['params']:>9,} {r['tokens_per_s']:>15,.0f} {r['reference_tokens_per_s']:>18,.0f} "
+              f"{r['ratio']:>6.2f} {r['flops_per_s'] / 1e9:>8.1f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(sampling=s, training=rows, torch=torch.__version__, threads=torch.get_num_threads()), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
