@@ -476,38 +476,54 @@ def estimated_flops(cfg):
     return model.flops_per_token() * cfg.steps * cfg.batch_size * cfg.block_size
 
 
+def ensembles(configs, size):
+    """Split runs into groups of at most `size` that share every shape (shape_key), keeping grid order."""
+    groups = {}
+    for cfg in configs:
+        groups.setdefault(shape_key(cfg), []).append(cfg)
+    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
 def run_sweep(args, parser):
+    if args.ensemble < 1:
+        raise ValueError(f"--ensemble must be >= 1, got {args.ensemble}")
     configs = expand_sweep(load_spec(args.sweep), parser, config_from_args(args))
     shard, n_shards = shard_of(args.shard)
     mine = configs[shard::n_shards]
     done = {r["run"] for r in read_records(args.out) if r.get("status") in FINISHED}
     todo = [c for c in mine if c.run_id() not in done]
-    flops = [estimated_flops(c) for c in todo]
+    flops = {c: estimated_flops(c) for c in todo}
+    total = sum(flops.values())
     print(f"sweep {args.sweep}: {len(configs)} runs, shard {shard}/{n_shards} has {len(mine)}, "
-          f"{len(mine) - len(todo)} already done, {len(todo)} to run ({sum(flops):.2e} FLOPs)")
+          f"{len(mine) - len(todo)} already done, {len(todo)} to run ({total:.2e} FLOPs)")
     if args.dry_run:
-        for c, f in zip(todo, flops):
+        for c in todo:
             print(f"  {c.run_id()}  width {c.width:>4}  tokens {c.tokens:>11,}  lr {c.lr:<8g} seed {c.seed}  "
-                  f"{f:.2e} FLOPs  ~{f / NOMINAL_FLOPS[pick_device(args.device).type]:.0f}s")
+                  f"{flops[c]:.2e} FLOPs  ~{flops[c] / NOMINAL_FLOPS[pick_device(args.device).type]:.0f}s")
         return
     os.makedirs(os.path.join(args.out, "ckpt"), exist_ok=True)
     path = os.path.join(args.out, "runs.jsonl" if n_shards == 1 else f"runs.{shard}-of-{n_shards}.jsonl")
-    t0, flops_done = time.time(), 0.0
-    for k, (cfg, f) in enumerate(zip(todo, flops)):
-        ckpt = os.path.join(args.out, "ckpt", cfg.run_id() + ".pt")
+    t0, flops_done, finished = time.time(), 0.0, 0
+    for group in ensembles(todo, args.ensemble):
+        key = hashlib.sha1(" ".join(c.run_id() for c in group).encode()).hexdigest()[:12]
+        ckpt = os.path.join(args.out, "ckpt", key + ".pt")
         try:
-            record = train(cfg, args.device, args.dtype, args.compile, ckpt, log=print if args.verbose else quiet)
+            records = train_members(group, args.device, args.dtype, args.compile, ckpt,
+                                    log=print if args.verbose else quiet)
         except RuntimeError as e:  # e.g. out of memory: record it, go on with the sweep
-            record = dict(run=cfg.run_id(), status="failed", error=str(e).splitlines()[0], config=asdict(cfg))
-        append_record(path, record)
+            records = [dict(run=c.run_id(), status="failed", error=str(e).splitlines()[0], config=asdict(c))
+                       for c in group]
+        for cfg, record in zip(group, records):
+            append_record(path, record)
+            finished, flops_done = finished + 1, flops_done + flops[cfg]
+            elapsed = time.time() - t0
+            loss = (f"loss {record['loss']:.4f} excess {record['excess']:.4f}" if record.get("loss") is not None
+                    else record["status"])
+            print(f"[{finished}/{len(todo)}] {cfg.run_id()} width {cfg.width} tokens {cfg.tokens:,} lr {cfg.lr:g} "
+                  f"seed {cfg.seed}: {loss} | elapsed {elapsed:.0f}s | eta {elapsed * (total - flops_done) / flops_done:.0f}s",
+                  flush=True)
         if os.path.exists(ckpt):
             os.remove(ckpt)
-        flops_done += f
-        elapsed = time.time() - t0
-        eta = elapsed * (sum(flops) - flops_done) / flops_done
-        loss = f"loss {record['loss']:.4f} excess {record['excess']:.4f}" if record.get("loss") is not None else record["status"]
-        print(f"[{k + 1}/{len(todo)}] {cfg.run_id()} width {cfg.width} tokens {cfg.tokens:,} lr {cfg.lr:g} "
-              f"seed {cfg.seed}: {loss} | elapsed {elapsed:.0f}s | eta {eta:.0f}s", flush=True)
 
 
 def quiet(*args, **kwargs):
@@ -587,6 +603,8 @@ def build_parser():
                    "RANK/WORLD_SIZE or a Slurm array's SLURM_ARRAY_TASK_ID/COUNT)")
     g.add_argument("--dry-run", action="store_true", help="list the sweep's runs with estimated FLOPs and time")
     g.add_argument("--verbose", action="store_true", help="print each run's step lines during a sweep")
+    g.add_argument("--ensemble", type=int, default=8,
+                   help="train up to this many runs that differ only in lr/seed together as one batched model (1: off)")
     return p
 
 
