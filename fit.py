@@ -21,8 +21,8 @@ Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss),
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
 import os
-# Every fit here is tiny (5 parameters, hundreds of points): BLAS threads only spin against the L-BFGS loop,
-# which made scipy's L-BFGS-B 35x slower on a 2-core machine. Must be set before numpy loads OpenBLAS.
+# Every fit here is tiny (5 parameters, hundreds of points): BLAS threads only spin against the optimiser's
+# loop (they made scipy's L-BFGS-B 35x slower on a 2-core machine). Must be set before numpy loads OpenBLAS.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
@@ -35,7 +35,6 @@ import time
 import warnings
 
 import numpy as np
-from scipy.optimize import minimize
 
 DELTA = 1e-3        # Huber δ on log L (Hoffmann et al. 2022)
 N_BOOT = 1000       # bootstrap resamples
@@ -133,17 +132,14 @@ def runs_from_records(records, n_def="total"):
     Arrays of one point per record: N (parameters, `params[n_def]`), D (tokens), C (FLOPs), L (nats), floor
     (nats), and each record's curve put on the FLOPs axis, C(t) = flops/tokens · tokens_t.
     """
-    try:
-        pts = [(r["params"][n_def], r["tokens"], r["flops"], r["loss"], r.get("floor", np.nan)) for r in records]
-        other = "non_embedding" if n_def == "total" else "total"
-        n_other = [r["params"].get(other, np.nan) for r in records]
-    except (KeyError, TypeError) as e:
-        raise FitError(f"a run record lacks the key {e}")
-    N, D, C, L, floor = (np.array(col, float) for col in zip(*pts)) if pts else [np.zeros(0)] * 5
+    pts = [(r["params"][n_def], r["tokens"], r["flops"], r["loss"], r.get("floor")) for r in records]
+    other = "non_embedding" if n_def == "total" else "total"
+    n_other = [r["params"].get(other) for r in records]
+    N, D, C, L, floor = (np.array([np.nan if v is None else v for v in col], float) for col in zip(*pts)) if pts else [np.zeros(0)] * 5
     curves = [(np.array([t for t, _ in r.get("curve") or []], float) * r["flops"] / r["tokens"],
                np.array([l for _, l in r.get("curve") or []], float)) for r in records]
     return dict(N=N, D=D, C=C, L=L, floor=floor if np.all(np.isfinite(floor)) else None, curves=curves,
-                N_alt=(other, np.array(n_other, float)), n_def=n_def)
+                N_alt=(other, np.array([np.nan if v is None else v for v in n_other], float)), n_def=n_def)
 
 
 def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
@@ -178,7 +174,10 @@ def load_runs(paths, args):
     if not records:
         raise FitError(f"no run records in {', '.join(paths)}")
     ok = [r for r in records if r.get("status") == "ok"]
-    runs = runs_from_records(ok if args.all_runs else best_runs(ok), args.n_def)
+    try:
+        runs = runs_from_records(ok if args.all_runs else best_runs(ok), args.n_def)
+    except (KeyError, TypeError, ValueError) as e:
+        raise FitError(f"a run record lacks or mangles the key {e}")
     runs.update(source=", ".join(paths), not_ok=len(records) - len(ok), records=len(ok))
     return runs
 
@@ -244,7 +243,7 @@ def kaplan_law(theta, F):
     u1, u2 = aN / aD * (nc - F[:, 0]), dc - F[:, 1]
     s = np.logaddexp(u1, u2)
     w1 = np.exp(u1 - s)
-    jac = np.stack([w1 * (nc - F[:, 0]), s - w1 * u1, w1 * aN + 0 * s, aD * (1 - w1)], -1)
+    jac = np.stack([w1 * (nc - F[:, 0]), s - w1 * u1, w1 * aN, aD * (1 - w1)], -1)
     return aD * s, jac
 
 
@@ -257,7 +256,8 @@ def huber_loss(r, delta=DELTA):
 def huber_objective(theta, law, logL, W, delta=DELTA):
     """
     For each row θ_m of theta (M, P) with its run weights W_m (M, n): Σ_i W_mi·Huber_δ(log L̂_i − log L_i), a
-    sum over runs (a mean, as in Hoffmann et al., makes L-BFGS stop early), and its gradient (M, P).
+    sum over runs (a mean shrinks the objective until L-BFGS stops early, a known bug of prior work), and its
+    gradient (M, P).
     """
     pred, jac = law(theta)
     r = pred - logL
@@ -361,23 +361,28 @@ def log_floor(E):
         return np.log(np.asarray(E, float))
 
 
+def sum_of_terms_spec(F, E, grids, unpack_terms):
+    """
+    A spec for lse_law with features F (n, K) and E fitted (None), fixed (nats, scalar or one per run) or omitted
+    (0): starts on the product of the log-E grid (when fitted) and `grids`; unpack_terms(E, rest of θ) → dict.
+    """
+    starts = np.array(list(itertools.product(*([LOG_E_GRID] if E is None else []), *grids)))
+    unpack = (lambda th: unpack_terms(math.exp(th[0]), th[1:])) if E is None else (lambda th: unpack_terms(float(np.mean(E)), th))
+    return dict(law=lambda th: lse_law(th, F, None if E is None else log_floor(E)), starts=starts, unpack=unpack)
+
+
 def joint_spec(N, D, E=None):
     """
     L(N, D) = E + A/N^α + B/D^β (Hoffmann et al. 2022, eq. 2) with E fitted (None), fixed (nats, scalar or
     one per run) or omitted (0). Derived: the compute-optimal exponents a = β/(α+β), b = α/(α+β) and G.
     """
-    F = np.log(np.stack([N, D], 1))
-    grids = [LOG_A_GRID, LOG_A_GRID, EXPONENT_GRID, EXPONENT_GRID]
-    starts = np.array(list(itertools.product(*([LOG_E_GRID] if E is None else []), *grids)))
-    Ef = None if E is None else float(np.mean(E))
-
-    def unpack(th):
-        e, (a, b, alpha, beta) = (th[0], th[1:]) if E is None else (None, th)
+    def unpack(E_, th):
+        a, b, alpha, beta = th
         with np.errstate(all="ignore"):
             G = (alpha * np.exp(a) / (beta * np.exp(b))) ** (1 / (alpha + beta))
-        return dict(E=math.exp(e) if E is None else Ef, A=math.exp(min(a, 700)), B=math.exp(min(b, 700)),
-                    alpha=alpha, beta=beta, a=beta / (alpha + beta), b=alpha / (alpha + beta), G=G)
-    return dict(law=lambda th: lse_law(th, F, None if E is None else log_floor(E)), starts=starts, unpack=unpack)
+            return dict(E=E_, A=math.exp(min(a, 700)), B=math.exp(min(b, 700)), alpha=alpha, beta=beta,
+                        a=beta / (alpha + beta), b=alpha / (alpha + beta), G=G)
+    return sum_of_terms_spec(np.log(np.stack([N, D], 1)), E, [LOG_A_GRID, LOG_A_GRID, EXPONENT_GRID, EXPONENT_GRID], unpack)
 
 
 def power_law_spec(x, E=None, exponential=False):
@@ -386,18 +391,14 @@ def power_law_spec(x, E=None, exponential=False):
     fixed to the floor (nats) or omitted (0, a pure power law A·x^(−α)); or, for comparison, the exponential
     L = E + A·exp(−x/scale) with E fitted.
     """
-    F = (x / x.max() if exponential else np.log(x))[:, None]
-    grids = [EXP_LOG_A_GRID, EXP_RATE_GRID] if exponential else [LOG_A_GRID, EXPONENT_GRID]
-    starts = np.array(list(itertools.product(*([LOG_E_GRID] if E is None else []), *grids)))
-    Ef = None if E is None else float(np.mean(E))
-
-    def unpack(th):
-        e, (a, k) = (th[0], th[1:]) if E is None else (None, th)
-        E_ = math.exp(e) if E is None else Ef
+    def unpack(E_, th):
+        a, k = th
         if exponential:
             return dict(E=E_, A=math.exp(min(a, 700)), scale=x.max() / k if k else math.inf)
         return dict(E=E_, A=math.exp(min(a, 700)), alpha=k)
-    return dict(law=lambda th: lse_law(th, F, None if E is None else log_floor(E)), starts=starts, unpack=unpack)
+    if exponential:
+        return sum_of_terms_spec((x / x.max())[:, None], None, [EXP_LOG_A_GRID, EXP_RATE_GRID], unpack)
+    return sum_of_terms_spec(np.log(x)[:, None], E, [LOG_A_GRID, EXPONENT_GRID], unpack)
 
 
 def kaplan_spec(N, D):
