@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 CHUNK = 1 << 16  # walks sampled together: bounds the random-number buffer at 8 bytes x CHUNK x length
+BLOCK = 1 << 13  # fresh walks sampled ahead for training, in whole batches
 
 
 # -----------------------------------------------------------------------------
@@ -73,21 +74,24 @@ def alias_tables(P):
     return prob, alias
 
 
+SLOT = np.dtype([("threshold", np.float64), ("targets", np.int64)])  # 16 bytes: one cache miss per step
+
+
 def _walk_tables(graph):
     """
-    The arrays a step reads, cached on the graph: node i's first CSR slot and degree; per slot s a
-    threshold (offset of s in its row + prob[s]) and the pair target[2s] = alias column,
-    target[2s + 1] = own column.
+    The arrays a step reads, cached on the graph: node i's first CSR slot `start` and `degree`; per
+    slot s a record of `threshold` = (offset of s in its row) + prob[s] and `targets` = own column << 32
+    | alias column, so that a step from a large graph's tables costs one random memory access.
     """
     if "walk_tables" not in graph.cache:
         P = graph.P
         prob, alias = alias_tables(P)
         start = P.indptr[:-1].astype(np.int64)
         degree = np.diff(P.indptr)
-        threshold = np.arange(P.nnz) - np.repeat(start, degree) + prob
-        target = np.stack([P.indices[alias], P.indices], axis=1).astype(np.int64).ravel()
-        graph.cache["walk_tables"] = dict(start=start, degree=degree.astype(np.float64),
-                                          threshold=threshold, target=target)
+        slots = np.empty(P.nnz, dtype=SLOT)
+        slots["threshold"] = np.arange(P.nnz) - np.repeat(start, degree) + prob
+        slots["targets"] = P.indices.astype(np.int64) << 32 | P.indices[alias]
+        graph.cache["walk_tables"] = dict(start=start, degree=degree.astype(np.float64), slots=slots)
     return graph.cache["walk_tables"]
 
 
@@ -122,12 +126,17 @@ class WalkSampler:
         if self.backend not in ("numpy", "torch") or (self.backend == "numpy" and self.device.type != "cpu"):
             raise ValueError(f"backend must be 'torch', or 'numpy' on the CPU, got {backend!r} on {device}")
         self.use_numpy = self.backend == "numpy"
-        to_device = (lambda a: a) if self.use_numpy else (lambda a: torch.as_tensor(a, device=self.device))
         tables = _walk_tables(graph)
-        self.start, self.degree = to_device(tables["start"]), to_device(tables["degree"])
-        self.threshold, self.target = to_device(tables["threshold"]), to_device(tables["target"])
         cdf = np.cumsum(graph.start_distribution(start))
-        self.start_cdf = to_device(cdf / cdf[-1])  # ends at exactly 1 > u: searchsorted stays below V
+        arrays = dict(start=tables["start"], degree=tables["degree"],
+                      start_cdf=cdf / cdf[-1])  # ends at exactly 1 > u: searchsorted stays below V
+        if self.use_numpy:
+            self.slots = tables["slots"]
+        else:  # torch has no records: one tensor per field
+            arrays.update(threshold=tables["slots"]["threshold"].copy(), targets=tables["slots"]["targets"].copy())
+            arrays = {name: torch.as_tensor(a, device=self.device) for name, a in arrays.items()}
+        self.start, self.degree, self.start_cdf = arrays["start"], arrays["degree"], arrays["start_cdf"]
+        self.threshold, self.targets = arrays.get("threshold"), arrays.get("targets")
         self.generator = None if self.use_numpy else torch.Generator(self.device)
         self.manual_seed(seed)
 
@@ -150,21 +159,21 @@ class WalkSampler:
 
     def _sample(self, n, length):
         # One uniform u per token: the first picks the start token, each later one a step out of node x
-        # with k = degree[x] neighbours: u * k = slot offset (integer part) + coin (fraction), and the coin
-        # keeps the slot's own column if below prob. Rounded to nearest, u * k < k for every double u < 1
-        # and integer k < 2^53, so the slot never leaves the row.
+        # with k = degree[x] neighbours: u * k = slot offset (integer part) + coin (fraction); the coin
+        # takes the slot's own column if below prob, else its alias. Rounded to nearest, u * k < k for
+        # every double u < 1 and integer k < 2^53, so the slot never leaves the row.
         if self.use_numpy:
             u = self.rng.random((length, n))
             out = np.empty((length, n), dtype=np.int64)
             out[0] = x = np.searchsorted(self.start_cdf, u[0], side="right")
-            for t in range(1, length):  # in-place integer ops: each numpy call here costs ~1 us
+            for t in range(1, length):  # in-place where possible: each numpy call costs ~1 us
                 offset = u[t] * self.degree[x]
                 slot = offset.astype(np.int64)
                 slot += self.start[x]
-                coin = offset < self.threshold[slot]
-                slot <<= 1
-                slot += coin
-                out[t] = x = self.target[slot]
+                record = self.slots[slot]
+                x = record["targets"] >> (offset < record["threshold"]) * 32
+                x &= 0xFFFFFFFF
+                out[t] = x
             return np.ascontiguousarray(out.T)
         u = torch.rand((length, n), dtype=torch.float64, device=self.device, generator=self.generator)
         out = torch.empty((length, n), dtype=torch.int64, device=self.device)
@@ -172,8 +181,8 @@ class WalkSampler:
         for t in range(1, length):
             offset = u[t] * self.degree.index_select(0, x)
             slot = self.start.index_select(0, x) + offset.long()
-            coin = (offset < self.threshold.index_select(0, slot)).long()
-            x = self.target.index_select(0, coin.add_(slot, alpha=2))
+            shift = (offset < self.threshold.index_select(0, slot)).long().mul_(32)
+            x = self.targets.index_select(0, slot).bitwise_right_shift_(shift).bitwise_and_(0xFFFFFFFF)
             out[t] = x
         return out.T.contiguous()
 
@@ -191,13 +200,21 @@ FRESH, DATASET, SHUFFLE, EVAL = range(4)  # stream names: the same seed gives un
 
 def fresh_batches(graph, batch_size, length, seed=0, device="cpu", start="stationary", step=0):
     """
-    Endless fresh walks: one epoch of never-repeated data, the paper's setting. Batch k is a function
-    of (graph, seed, k) alone: to resume after k batches, call again with step=k.
+    Endless fresh walks: one epoch of never-repeated data, the paper's setting. Walks are sampled about
+    BLOCK walks at a time, then served batch by batch: a step of the sampler costs the same few kernel
+    launches (or numpy calls) for a block as for a batch. Batch k is a function of (graph, batch_size,
+    seed, k) alone: to resume after k batches, call again with step=k.
     """
     batch_size, length = _check_count("batch_size", batch_size), _check_count("length", length)
+    per_block = max(1, BLOCK // batch_size)
     sampler = WalkSampler(graph, device, 0, start)
+    block_id = None
     while True:
-        yield sampler.manual_seed(derive_seed(seed, FRESH, step)).sample(batch_size, length)
+        b, i = divmod(step, per_block)
+        if b != block_id:
+            sampler.manual_seed(derive_seed(seed, FRESH, b))
+            block_id, block = b, sampler.sample(per_block * batch_size, length)
+        yield block[i * batch_size:(i + 1) * batch_size]
         step += 1
 
 

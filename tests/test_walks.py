@@ -114,12 +114,15 @@ def test_chunks_continue_one_stream(backend, monkeypatch):
     assert torch.equal(whole, torch.cat([s.sample(7, 5), s.sample(7, 5), s.sample(6, 5)]))
 
 
-def test_fresh_batches_resume():
+@pytest.mark.parametrize("block", [walks.BLOCK, 16])  # 16: two batches per sampled block
+def test_fresh_batches_resume(block, monkeypatch):
+    monkeypatch.setattr(walks, "BLOCK", block)
     g = graphs.erdos_renyi(100, 400, seed=0)
     batches = list(itertools.islice(walks.fresh_batches(g, 8, 51, seed=3), 5))
     assert all(b.shape == (8, 51) and b.dtype == torch.int64 for b in batches)
-    assert torch.equal(next(walks.fresh_batches(g, 8, 51, seed=3, step=3)), batches[3])
-    assert not torch.equal(batches[0], batches[1])
+    for k in [1, 2, 3]:
+        assert torch.equal(next(walks.fresh_batches(g, 8, 51, seed=3, step=k)), batches[k])
+    assert len({tuple(b[0].tolist()) for b in batches}) == 5
     assert not torch.equal(batches[0], next(walks.fresh_batches(g, 8, 51, seed=4)))
 
 
