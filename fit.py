@@ -41,7 +41,7 @@ N_BOOT = 1000       # bootstrap resamples
 NN_BOOT = 20        # bootstrap refits of the interpolation network (each takes ~2 s)
 KEEP = 8            # grid starts, best by objective value, that L-BFGS refines
 CI = 95             # percent, two-sided percentile interval
-MIN_POINTS_1D = 4   # a one-dimensional law needs more distinct x than its 3 parameters
+MIN_POINTS_1D = 5   # distinct x a one-dimensional law needs: 3 parameters and 2 degrees of freedom left
 # Hoffmann et al.'s grid of starts: α, β ∈ {0, .5, .., 2}; e = log E ∈ {-1, -.5, .., 1}; a, b = log A, log B ∈ {0, 5, .., 25}
 EXPONENT_GRID = np.arange(0.0, 2.01, 0.5)
 LOG_E_GRID = np.arange(-1.0, 1.01, 0.5)
@@ -536,9 +536,8 @@ def one_dim_laws(runs, floor=None, delta=DELTA, n_boot=N_BOOT, seed=0, tol=0.1, 
             forms["floor"] = power_law_spec(xs, E=floor[idx])
         res = dict(slice="compute frontier" if fixed is None else f"{fixed} = {np.mean(y[idx]):.4g}", n=len(xs), x=xs, L=Ls, _idx=idx)
         for name, spec in forms.items():
-            fit = fit_law(spec, Ls, delta)
-            fit["ci"] = bootstrap_law(spec, Ls, fit, delta, n_boot, seed, f"L({axis}) {name}", quiet)["ci"]
-            res[name] = fit
+            f = fit_law(spec, Ls, delta)
+            res[name] = dict(f, ci=bootstrap_law(spec, Ls, f, delta, n_boot, seed, f"L({axis}) {name}", quiet)["ci"])
         res["evidence"] = evidence(res["free"], res["exp"])
         out[axis] = res
     return out
@@ -1014,12 +1013,13 @@ def plot_all(res, runs, outdir):
     co2 = res["compute_optimal"]["approach2"]
     if "_profiles" in co2:
         fig, ax = plt.subplots(figsize=(6.5, 4.5))
+        every = math.ceil(len(co2["_profiles"]) / 12)                 # at most 12 legend entries
         for i, (c, n, d, l, pw) in enumerate(co2["_profiles"]):
             color = plt.cm.plasma(i / max(1, len(co2["_profiles"]) - 1))
             ax.scatter(n, l, s=8, color=color)
             c2, c1, c0 = np.polyfit(np.log(n), l, 2)
             xs = np.linspace(np.log(n).min(), np.log(n).max(), 100)
-            ax.plot(np.exp(xs), c0 + c1 * xs + c2 * xs ** 2, color=color, lw=1, label=f"C = {c:.2g}")
+            ax.plot(np.exp(xs), c0 + c1 * xs + c2 * xs ** 2, color=color, lw=1, label=f"C = {c:.2g}" if i % every == 0 else None)
         ax.set(xscale="log", xlabel="N (parameters)", ylabel="loss (nats)", title=f"IsoFLOP profiles ({co2['how']})")
         ax.legend(fontsize=6, ncol=2)
         save(fig, "isoflop.png")
