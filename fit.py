@@ -32,7 +32,6 @@ import json
 import math
 import sys
 import time
-import warnings
 
 import numpy as np
 
@@ -585,10 +584,8 @@ def envelope_estimator(runs, n_grid=40):
     def estimate(w):
         Mw = np.where(w[:, None] > 0, M, np.inf)
         win = np.argmin(Mw, 0)
-        reach = np.where(np.isfinite(Mw), N[:, None], np.nan)        # sizes of the runs whose curve reaches C
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            ok = (N[win] > np.nanmin(reach, 0)) & (N[win] < np.nanmax(reach, 0))
+        reach = np.isfinite(Mw)                                        # the runs whose curve reaches C
+        ok = (N[win] > np.where(reach, N[:, None], np.inf).min(0)) & (N[win] < np.where(reach, N[:, None], -np.inf).max(0))
         return optimum_result(grid[ok], N[win[ok]], grid[ok] / fpt[win[ok]], points=int(ok.sum()))
     return estimate, None
 
@@ -605,8 +602,8 @@ def parabola_min(x, L, w):
 
 def isoflop_profiles(runs, w, tol):
     """
-    IsoFLOP profiles as (C, N, D, L, weights). Runs are grouped into budgets whose log C lie within tol of a
-    neighbour (an isoFLOP design, as Hoffmann et al.'s); if fewer than 3 budgets have 3 model sizes (an N × D
+    IsoFLOP profiles as (C, N, D, L, weights). Runs are grouped into budgets of log C within tol (cluster_log;
+    an isoFLOP design, as Hoffmann et al.'s); if fewer than 3 budgets have 3 model sizes (an N × D
     grid), each model size's final losses are interpolated in log C to shared budgets instead.
     """
     N, D, C, L = runs["N"], runs["D"], runs["C"], runs["L"]
@@ -668,57 +665,73 @@ def compute_optimal_closed_form(A, B, alpha, beta, C):
     return G * (C / 6) ** a, (C / 6) ** b / G, a, b, G
 
 
-def interpolation_estimator(runs, E, budgets, seed=0, hidden=16, steps=500, weight_decay=1e-5):
+def fit_network(X, logL, logE, w, seed=0, hidden=16, steps=500, weight_decay=1e-5):
     """
-    Compute-optimal curves from a neural interpolation of the data (Barkeshli et al. 2026): a 2-layer tanh MLP
-    f(log N, log D) ≈ log(L − E), fitted by L-BFGS to Σ w·(log(E + e^f) − log L)² / Σ w + λ·|W|² (so residuals
-    are in log L as for the other fits), then minimised along each iso-FLOP line D = C/(6N) within the data's
-    N and D range; budgets whose minimum falls on the range's edge are dropped. E: the floor or fitted E (nats).
+    A 2-layer tanh MLP f(x) ≈ log(L − E) on standardised inputs X (n, 2) = (log N, log D), fitted by L-BFGS
+    (float64, seeded) to Σ w·(log(E + e^f) − log L)² / Σ w + λ·|W|², so that its residuals are in log L like
+    those of the other fits. Returns f as a function of (m, 2) numpy inputs.
     """
     import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                    # a tiny network: threads only add overhead
+    try:
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(2, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, hidden),
+                                  torch.nn.Tanh(), torch.nn.Linear(hidden, 1)).double()
+        Xt, yt, wt = torch.tensor(X), torch.tensor(logL), torch.tensor(w / w.sum())
+        z = np.log(np.maximum(np.exp(logL) - np.exp(logE), 1e-3 * np.exp(logL)))    # output scale: log(L − E)
+        zm, zs = float(z.mean()), float(z.std())
+        opt = torch.optim.LBFGS(net.parameters(), max_iter=steps, history_size=50, line_search_fn="strong_wolfe",
+                                tolerance_grad=1e-12, tolerance_change=1e-15)
+
+        def closure():
+            opt.zero_grad()
+            f = net(Xt)[:, 0] * zs + zm
+            loss = (wt * (torch.logaddexp(torch.tensor(logE, dtype=torch.float64), f) - yt) ** 2).sum()
+            loss = loss + weight_decay * sum((p ** 2).sum() for n, p in net.named_parameters() if "weight" in n)
+            loss.backward()
+            return loss
+        opt.step(closure)
+    finally:
+        torch.set_num_threads(threads)
+
+    def f(x):
+        with torch.no_grad():
+            return net(torch.tensor(x))[:, 0].numpy() * zs + zm
+    return f
+
+
+def isoflop_minima(f, budgets, lo, hi, points=801):
+    """
+    Minimise f(log N, log D) along each iso-FLOP line D = C/(6N) within the box lo ≤ (log N, log D) ≤ hi:
+    the best of a fine grid in log N, refined by the parabola through its neighbours. Budgets whose minimum
+    falls on the box's edge are dropped. Returns [(C, N*, D*)].
+    """
+    out = []
+    for c in budgets:
+        lN = np.linspace(max(lo[0], math.log(c / 6) - hi[1]), min(hi[0], math.log(c / 6) - lo[1]), points)
+        if lN[0] >= lN[-1]:
+            continue
+        v = f(np.stack([lN, math.log(c / 6) - lN], 1))
+        i = int(np.argmin(v))
+        if 0 < i < points - 1:
+            n = math.exp(lN[i] + 0.5 * (lN[1] - lN[0]) * (v[i - 1] - v[i + 1]) / (v[i - 1] - 2 * v[i] + v[i + 1]))
+            out.append((c, n, c / (6 * n)))
+    return out
+
+
+def interpolation_estimator(runs, E, budgets, seed=0):
+    """
+    Compute-optimal curves from a neural interpolation of the data (Barkeshli et al. 2026): fit_network to the
+    runs (E: the floor or the fitted E, nats), then isoflop_minima within the data's range of N and D.
+    """
     X = np.log(np.stack([runs["N"], runs["D"]], 1))
     mu, sd = X.mean(0), X.std(0)
-    z = np.log(np.maximum(runs["L"] - E, 1e-3 * runs["L"]))
-    zm, zs = z.mean(), z.std()
-    logE, logL = torch.tensor(float(log_floor(E)), dtype=torch.float64), torch.tensor(np.log(runs["L"]))
-    Xt = torch.tensor((X - mu) / sd)
-    lo, hi = X.min(0), X.max(0)
+    logL, logE = np.log(runs["L"]), float(log_floor(E))
 
     def estimate(w):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            torch.manual_seed(seed)
-            net = torch.nn.Sequential(torch.nn.Linear(2, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, hidden),
-                                      torch.nn.Tanh(), torch.nn.Linear(hidden, 1)).double()
-            wt = torch.tensor(w / w.sum())
-            opt = torch.optim.LBFGS(net.parameters(), max_iter=steps, history_size=50, line_search_fn="strong_wolfe",
-                                    tolerance_grad=1e-12, tolerance_change=1e-15)
-
-            def closure():
-                opt.zero_grad()
-                f = net(Xt)[:, 0] * zs + zm
-                loss = (wt * (torch.logaddexp(logE, f) - logL) ** 2).sum()
-                loss = loss + weight_decay * sum((p ** 2).sum() for n, p in net.named_parameters() if "weight" in n)
-                loss.backward()
-                return loss
-            opt.step(closure)
-            pts = []
-            for c in budgets:
-                lN = np.linspace(max(lo[0], math.log(c / 6) - hi[1]), min(hi[0], math.log(c / 6) - lo[1]), 801)
-                if lN.size == 0 or lN[0] >= lN[-1]:
-                    continue
-                grid = np.stack([lN, math.log(c / 6) - lN], 1)
-                with torch.no_grad():
-                    f = net(torch.tensor((grid - mu) / sd))[:, 0].numpy()
-                i = int(np.argmin(f))
-                if 0 < i < len(lN) - 1:
-                    h = lN[1] - lN[0]     # refine by the parabola through the three grid points around the minimum
-                    shift = 0.5 * h * (f[i - 1] - f[i + 1]) / (f[i - 1] - 2 * f[i] + f[i + 1])
-                    n = math.exp(lN[i] + shift)
-                    pts.append((c, n, c / (6 * n)))
-        finally:
-            torch.set_num_threads(threads)
+        f = fit_network((X - mu) / sd, logL, logE, w, seed)
+        pts = isoflop_minima(lambda x: f((x - mu) / sd), budgets, X.min(0), X.max(0))
         if len(pts) < 3:
             return dict(a=math.nan, b=math.nan)
         c, n, d = map(np.array, zip(*pts))

@@ -85,6 +85,18 @@ def test_screened_starts_find_the_all_starts_optimum():
     assert polish.fun >= screened["loss"] * (1 - 1e-9)
 
 
+@pytest.mark.parametrize("n_D, how", [(13, "budgets"), (11, "interpolated")])
+def test_approach2_on_n_by_d_grids(n_D, how):
+    """On an N x D grid whose diagonals share C the runs group into budgets; otherwise each model's losses are
+    interpolated to shared budgets. Either way the parabolas find the planted exponent."""
+    N, D = (g.ravel() for g in np.meshgrid(np.geomspace(3e7, 3e9, 9), np.geomspace(1e9, 1e12, n_D)))
+    runs = dict(N=N, D=D, C=6 * N * D, L=fit.chinchilla_loss(N, D, **TRUE), floor=None, curves=None, N_alt=None)
+    est, why = fit.isoflop_estimator(runs)
+    res = est(np.ones(len(N)))
+    assert why is None and res["how"].startswith(how)
+    assert abs(res["a"] - A_TRUE) < 0.01 and abs(res["b"] - (1 - A_TRUE)) < 0.01
+
+
 def test_kaplan_form_recovers_planted_kaplan_law():
     aN, aD, Nc, Dc = 0.076, 0.095, 8.8e13, 5.4e13      # Kaplan et al. 2020
     N, D = (g.ravel() for g in np.meshgrid(np.geomspace(1e6, 1e9, 8), np.geomspace(1e8, 1e11, 8)))
