@@ -823,15 +823,15 @@ def sensitivity(runs, E=None, laws=None, delta=DELTA, frac=0.2):
     smallest = lambda x: np.argsort(np.argsort(x)) >= n_drop(len(x))
     largest = lambda x: np.argsort(np.argsort(x)) < len(x) - n_drop(len(x))
     base = "E fitted" if E is None else "E = floor"
+    E_of = lambda keep: None if E is None else np.broadcast_to(E, runs["L"].shape)[keep]
     rows = [row("E fitted", runs, None, {f"alpha_{k}": v["free"]["alpha"] for k, v in laws.items()})]
     if runs["floor"] is not None:
         rows.append(row("E = floor", runs, runs["floor"], {f"alpha_{k}": v["floor"]["alpha"] for k, v in laws.items()}))
     rows.append(row("E omitted (pure power laws)", runs, 0.0, {f"alpha_{k}": v["pure"]["alpha"] for k, v in laws.items()}))
     pct = f"{round(100 * frac)}%"
-    rows.append(row(f"{base}, drop smallest {pct}", subset(runs, smallest(runs["C"])), None if E is None else E[smallest(runs["C"])],
-                    one_dim(own_x, smallest)))
-    rows.append(row(f"{base}, drop largest {pct}", subset(runs, largest(runs["C"])), None if E is None else E[largest(runs["C"])],
-                    one_dim(own_x, largest)))
+    for name, pick in (("smallest", smallest), ("largest", largest)):
+        keep = pick(runs["C"])
+        rows.append(row(f"{base}, drop {name} {pct}", subset(runs, keep), E_of(keep), one_dim(own_x, pick)))
     if runs["N_alt"] is not None and np.all(np.isfinite(runs["N_alt"][1])) and np.all(runs["N_alt"][1] > 0):
         name, N_alt = runs["N_alt"]
         alt_x = lambda axis, law: N_alt[law["_idx"]] if axis == "N" else law["x"]
@@ -866,9 +866,9 @@ def analyse(runs, E=None, delta=DELTA, n_boot=N_BOOT, nn_boot=NN_BOOT, seed=0, t
     out = dict(input=dict(source=runs.get("source"), runs=n, not_ok=runs.get("not_ok", 0), n_def=runs.get("n_def"),
                           E="fitted" if E is None else "fixed", delta=delta, n_boot=n_boot, ci_level=CI, seed=seed))
     for name, spec in (("joint", joint_spec(N, D, E)), ("kaplan", kaplan_spec(N, D))):
-        fit = fit_law(spec, L, delta)
-        boot = bootstrap_law(spec, L, fit, delta, n_boot, seed, name, quiet)
-        out[name] = dict(fit, ci=boot["ci"], _samples=boot["samples"])
+        f = fit_law(spec, L, delta)
+        boot = bootstrap_law(spec, L, f, delta, n_boot, seed, name, quiet)
+        out[name] = dict(f, ci=boot["ci"], _samples=boot["samples"])
     out["laws_1d"] = one_dim_laws(runs, runs["floor"], delta, n_boot, seed, tol, quiet)
     j = out["joint"]
     budgets = np.geomspace(C.min(), C.max(), 12)
@@ -935,7 +935,7 @@ def report(res, truth=None):
             lines.append(f"  {name:13} a {with_ci(co, 'a')}   b {with_ci(co, 'b')}")
     if truth:
         lines.append(f"  {'truth':13} a {fmt(truth['a']):>9}   b {fmt(truth['b']):>9}")
-    lines += ["", "Sensitivity of the exponents (joint α, β, a; one-dimensional α_N, α_D, α_C with E fitted)"]
+    lines += ["", "Sensitivity of the exponents (joint α, β, a; one-dimensional α_N, α_D, α_C, with E fitted unless the row says)"]
     cols = [c for c in ("alpha", "beta", "a", "alpha_N", "alpha_D", "alpha_C") if c in res["sensitivity"][0]]
     lines.append(f"  {'variant':34}" + "".join(f"{c:>9}" for c in cols))
     for row in res["sensitivity"]:
@@ -1097,8 +1097,8 @@ def main(argv=None):
     p.add_argument("--boot", type=int, default=N_BOOT, help="bootstrap resamples (default 1000)")
     p.add_argument("--nn-boot", type=int, default=NN_BOOT, help="bootstrap refits of the interpolation network (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap, the network and --simulate")
-    p.add_argument("--iso-tol", type=float, default=0.1, help="runs whose log C (or log D, log N for slices) lie "
-                   "within this of a neighbour share a budget (default 0.1, about 10%%)")
+    p.add_argument("--iso-tol", type=float, default=0.1, help="runs whose log C (log D, log N for slices) lie "
+                   "within this of their group's smallest share a budget (default 0.1, about 10%%)")
     p.add_argument("--json", metavar="PATH", help="write the numbers as JSON")
     p.add_argument("--plot", metavar="DIR", help="write PNG plots into DIR")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -1110,6 +1110,9 @@ def main(argv=None):
     p.add_argument("--sim-width", type=float, default=1.5, help="decades of N per budget, centred on N* (default 1.5)")
     p.add_argument("--sim-noise", type=float, default=0.01, help="sd of the log-normal noise on the loss (default 0.01)")
     args = p.parse_args(argv)
+    if args.floor not in (None, "records") and os.path.exists(args.floor):      # `--floor PATH`: a bare --floor
+        args.paths.insert(0, args.floor)
+        args.floor = "records"
     try:
         truth = None
         if args.simulate:
@@ -1127,8 +1130,8 @@ def main(argv=None):
             raise FitError("give run records or a CSV to fit, or --simulate")
         else:
             runs = load_runs(args.paths, args)
-        if args.boot < 1 or args.nn_boot < 1:
-            raise FitError("--boot and --nn-boot must be at least 1")
+        if args.boot < 1 or args.nn_boot < 1 or not args.delta > 0:
+            raise FitError("--boot and --nn-boot must be at least 1 and --delta positive")
         E = parse_floor(runs, args.floor)
         res = analyse(runs, E, args.delta, args.boot, args.nn_boot, args.seed, args.iso_tol, args.quiet)
         if truth:
