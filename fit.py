@@ -1017,6 +1017,9 @@ def plot_all(res, runs, outdir):
                 label=f"joint law at {name}'s N*(C)")
         bx.plot(cs, nstar, color=colors[name], label=f"{name}: a = {co['a']:.3f}")
         bx.scatter(co["C"], co["N"], color=colors[name], s=10)
+    if "truth" in res:
+        t = res["truth"]
+        bx.plot(cs, compute_optimal_closed_form(t["A"], t["B"], t["alpha"], t["beta"], cs)[0], "k:", label=f"truth: a = {t['a']:.3f}")
     ax.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel="loss (nats)", title="loss vs compute")
     ax.legend(fontsize=7)
     bx.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel="N* (parameters)", title="compute-optimal N*(C) ∝ C^a")
