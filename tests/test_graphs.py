@@ -76,6 +76,20 @@ def test_stationary_of_undirected_walk_is_degree_over_2E():
         np.testing.assert_allclose(g.stationary(), degree / degree.sum(), rtol=1e-10, atol=0)
 
 
+def test_stationary_of_slowly_mixing_chains():
+    # κ-biased drifts on long paths and cycles: ARPACK stalls and the sparse LU solve takes over.
+    # A walk on a tree is reversible, so on the path π_{i+1} = π_i P[i, i+1] / P[i+1, i] exactly.
+    g = graphs.from_networkx(nx.path_graph(300), kappa=1.0, seed=0)
+    P = g.P.toarray()
+    ratio = np.array([P[i, i + 1] / P[i + 1, i] for i in range(g.V - 1)])
+    truth = np.cumprod(np.append(1.0, ratio))
+    np.testing.assert_allclose(g.stationary(), truth / truth.sum(), rtol=1e-9, atol=0)
+    for G in [nx.cycle_graph(400), nx.lollipop_graph(50, 400)]:
+        g = graphs.from_networkx(G, kappa=1.0, seed=0)
+        pi = g.stationary()
+        assert np.abs(g.P.T @ pi - pi).sum() < 1e-13 and abs(pi.sum() - 1) < 1e-13
+
+
 def test_loss_floor():
     g = graphs.erdos_renyi(40, 120, kappa=1.0, seed=2)
     assert abs(g.loss_floor("stationary") - g.entropy_rate()) < 1e-12
