@@ -113,12 +113,15 @@ def lr_at(step, cfg):
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def train_batches(graph, cfg, device):
-    """The stream of (batch_size, T+1) token batches on the device, fresh walks or a fixed dataset."""
+def train_batches(graph, cfg, device, step=0):
+    """The stream of (batch_size, T+1) token batches on the device from batch number `step` on: fresh
+    walks, or a fixed dataset of data_tokens predictions (data_tokens / T walks) reused over epochs."""
     length = cfg.block_size + 1
     if cfg.data_tokens:
-        return walks.fixed_dataset_batches(graph, cfg.data_tokens, cfg.batch_size, length, cfg.seed, device, cfg.start)
-    return walks.fresh_batches(graph, cfg.batch_size, length, cfg.seed, device, cfg.start)
+        n_walks = math.ceil(cfg.data_tokens / cfg.block_size)
+        return walks.fixed_dataset_batches(graph, n_walks * length, cfg.batch_size, length, cfg.seed, device,
+                                           cfg.start, step)
+    return walks.fresh_batches(graph, cfg.batch_size, length, cfg.seed, device, cfg.start, step)
 
 
 # Peak dense bf16 tensor FLOP/s of GPUs we know, for MFU (vendor datasheets, no sparsity).
@@ -300,10 +303,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
         live = live.to(device)
         log(f"resumed from {ckpt} at step {step}")
     seeds = sorted({c.seed for c in cfgs})
-    streams = {s: train_batches(graph, replace(cfg, seed=s), device) for s in seeds}
-    for _ in range(step):  # fast-forward the data: batch k is the same with or without a resume
-        for stream in streams.values():
-            next(stream)
+    streams = {s: train_batches(graph, replace(cfg, seed=s), device, step) for s in seeds}  # batch k: same on resume
 
     mcfg = model_config(cfg, graph.V)
     with torch.device("meta"):
@@ -336,6 +336,8 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
         if step % eval_every == 0 or step == cfg.steps:
             evals = evaluate(template, params, eval_tokens, graph, ctx)
             for e in range(E):
+                if live[e] and not math.isfinite(evals[0][e]):  # finite train loss, but the weights blew up
+                    live[e], status[e], done_steps[e] = False, "diverged", step
                 if live[e]:
                     curves[e].append([step * tokens_per_step, evals[0][e]])
             rate = E * (step - last_step) * tokens_per_step / max(train_time, 1e-9)

@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# a small problem that trains in seconds: ~50 tokens, mean degree 6
+TINY = train.RunConfig(nodes=50, edges=150, width=32, tokens=40_000, batch_size=20, lr=1e-2, eval_walks=40,
+                       eval_every=10)
+
+
+def quiet(*args, **kwargs):
+    pass
+
+
+def test_same_seed_same_curve_bit_for_bit():
+    a = train.train(TINY, device="cpu", log=quiet)
+    b = train.train(TINY, device="cpu", log=quiet)
+    assert a["status"] == "ok" and a["curve"] == b["curve"] and a["loss"] == b["loss"]
+    c = train.train(replace(TINY, seed=1), device="cpu", log=quiet)
+    assert c["curve"] != a["curve"]
+
+
+def test_resume_from_checkpoint_gives_the_uninterrupted_curve(tmp_path):
+    full = train.train(TINY, device="cpu", log=quiet)
+    ckpt = str(tmp_path / "run.pt")
+    stopped = train.train(TINY, device="cpu", ckpt=ckpt, stop_after=23, log=quiet)  # mid-way between evals
+    assert stopped["status"] == "stopped" and stopped["tokens"] == 23 * 20 * 50
+    resumed = train.train(TINY, device="cpu", ckpt=ckpt, log=quiet)
+    assert resumed["curve"] == full["curve"] and resumed["loss"] == full["loss"]
+
+
+def test_record_is_complete_and_consistent():
+    r = train.train(TINY, device="cpu", log=quiet)
+    required = ["run", "status", "dataset", "V", "floor", "n_layer", "width", "n_head", "block_size", "param",
+                "base_width", "params", "tokens", "flops", "lr", "batch_size", "seed", "loss", "loss_sampled",
+                "excess", "curve", "time_s", "tokens_per_s", "device", "versions", "git"]
+    assert not [k for k in required if k not in r]
+    steps = TINY.steps
+    assert r["tokens"] == steps * TINY.batch_size * TINY.block_size
+    assert r["flops"] == r["flops_per_token"] * r["tokens"]
+    assert r["excess"] == pytest.approx(r["loss"] - r["floor"])
+    assert set(r["params"]) == {"total", "embedding", "readout", "non_embedding"}
+    assert [t for t, _ in r["curve"]] == [s * 1000 for s in range(10, steps + 1, 10)] + ([] if steps % 10 == 0 else [r["tokens"]])
+    json.dumps(r, allow_nan=False)  # strict JSON: no NaN or inf in a record
+
+
+def test_training_approaches_the_exact_floor():
+    """On a 50-node graph a width-64 model can represent the chain itself; a short run gets close."""
+    r = train.train(replace(TINY, width=64, tokens=150_000, eval_every=0), device="cpu", log=quiet)
+    assert r["curve"][0][1] - r["floor"] > 0.5      # it started far from the floor
+    assert 0 < r["excess"] < 0.1                    # the floor is a true lower bound, and it gets close
+
+
+def test_divergence_is_recorded_not_raised(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    train.main(["--nodes", "50", "--edges", "150", "--width", "32", "--tokens", "20000", "--batch-size", "20",
+                "--lr", "1e30", "--grad-clip", "0", "--out", str(out), "--quiet"])
+    record = json.loads(out.read_text())
+    assert record["status"] == "diverged" and record["loss"] is None
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--width", "30", "--head-dim", "16"], "divisible"),
+    (["--tokens", "0"], "--tokens"),
+    (["--kappa", "-1"], "kappa"),
+    (["--graph", "ba", "--nodes", "10", "--m", "10"], ""),
+    (["--nodes", "10", "--edges", "46"], ""),
+    (["--graph", "file", "--edges-file", "/nonexistent/edges.txt"], "edges.txt"),
+    (["--lr", "0"], "--lr"),
+])
+def test_bad_input_exits_2_with_one_line(flags, message, tmp_path):
+    p = subprocess.run([sys.executable, str(ROOT / "train.py"), *flags, "--out", str(tmp_path / "r.jsonl")],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+    assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_append_record_writes_whole_lines(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    for i in range(3):
+        train.append_record(str(path), {"run": str(i), "curve": [[1, 2.0]] * 1000})
+    assert [json.loads(line)["run"] for line in path.read_text().splitlines()] == ["0", "1", "2"]
