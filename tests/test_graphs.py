@@ -109,7 +109,11 @@ def test_spectral_gap_matches_dense_eigenvalues():
     for g in [graphs.erdos_renyi(150, 600, kappa=1.0, seed=0), graphs.erdos_renyi(30, 60, seed=0)]:
         lam = np.sort(np.abs(np.linalg.eigvals(g.P.toarray())))[::-1]
         assert abs(g.spectral_gap() - (1 - lam[1])) < 1e-6
-    assert graphs.from_networkx(nx.cycle_graph(100)).spectral_gap() < 1e-6  # bipartite: -1 is an eigenvalue
+    # periodic chains have gap 0: bipartite graphs (-1 is an eigenvalue), a directed cycle of period 2
+    for G in [nx.cycle_graph(100), nx.grid_2d_graph(10, 10), nx.DiGraph([(i, (i + 1) % 80) for i in range(80)] + [(0, 3)])]:
+        assert graphs.from_networkx(G, kappa=1.0).spectral_gap() == 0.0
+    odd = graphs.from_networkx(nx.cycle_graph(101))  # aperiodic: |λ_2| = cos(π / 101)
+    assert abs(odd.spectral_gap() - (1 - np.cos(np.pi / 101))) < 1e-8
 
 
 def test_largest_component_kept(capsys):
