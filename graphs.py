@@ -295,25 +295,37 @@ def read_edge_file(path, directed=False):
     A networkx graph from lines "u v" or "u v w" (whitespace or commas; '#' starts a comment; labels are
     any strings, nodes numbered in order of first appearance; a repeated edge keeps its last weight).
     """
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        lineno = raw[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{lineno}: not UTF-8 text") from None
     G = nx.DiGraph() if directed else nx.Graph()
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = [x for x in re.split(r"[,\s]+", line.split("#", 1)[0]) if x]
-            if not fields:
-                continue
-            try:
-                if len(fields) not in (2, 3):
-                    raise ValueError
-                weight = float(fields[2]) if len(fields) == 3 else 1.0
-                if not (math.isfinite(weight) and weight >= 0):
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: expected 'u v' or 'u v w' with a finite weight w >= 0, "
-                                 f"got {line.strip()!r}") from None
-            G.add_edge(fields[0], fields[1], weight=weight)
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = [x for x in re.split(r"[,\s]+", line.split("#", 1)[0]) if x]
+        if not fields:
+            continue
+        weight = _edge_weight(fields)
+        if weight is None:
+            raise ValueError(f"{path}:{lineno}: expected 'u v' or 'u v w' with a finite weight w >= 0, "
+                             f"got {line.strip()!r}")
+        G.add_edge(fields[0], fields[1], weight=weight)
     if G.number_of_edges() == 0:
         raise ValueError(f"{path}: no edges")
     return G
+
+
+def _edge_weight(fields):
+    """The weight of an edge line split into 2 or 3 fields (1 if unweighted); None if malformed."""
+    if len(fields) == 2:
+        return 1.0
+    try:
+        weight = float(fields[2]) if len(fields) == 3 else math.nan
+    except ValueError:
+        return None
+    return weight if math.isfinite(weight) and weight >= 0 else None
 
 
 def from_edge_file(path, directed=False, kappa=0.0, seed=0):

@@ -200,6 +200,13 @@ def test_edge_file_malformed(tmp_path, text, where):
         graphs.from_edge_file(write(tmp_path, text))
 
 
+def test_edge_file_not_text(tmp_path):
+    path = tmp_path / "edges.bin"
+    path.write_bytes(b"a b\n\xff\xfe c\n")
+    with pytest.raises(ValueError, match="edges.bin:2: not UTF-8"):
+        graphs.from_edge_file(path)
+
+
 def test_edge_file_missing():
     with pytest.raises(OSError):
         graphs.from_edge_file("/nonexistent/edges.txt")
