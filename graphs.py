@@ -186,10 +186,10 @@ def _spectral_gap(P):
 # from an adjacency matrix to a chain
 
 def check_kappa(kappa):
-    kappa = float(kappa)
-    if not (math.isfinite(kappa) and kappa >= 0):
-        raise ValueError(f"kappa must be finite and >= 0, got {kappa}")
-    return kappa
+    if isinstance(kappa, bool) or not isinstance(kappa, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(kappa) and kappa >= 0):
+        raise ValueError(f"kappa must be a finite number >= 0, got {kappa!r}")
+    return float(kappa)
 
 
 def _check_int(name, value, low):
@@ -216,7 +216,7 @@ def kappa_biased(A, kappa, rng):
     A = A.tocsr(copy=True)
     rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
     if kappa > 0:
-        # the key sorts by row first, then by random low bits (ties, p ~ k²/2^48, keep CSR order)
+        # the key sorts by row, then by random low bits (ties, p ~ k² / 2^shift, keep CSR order)
         shift = 63 - max(1, int(A.shape[0]).bit_length())
         key = (rows.astype(np.int64) << shift) | rng.integers(0, 2**shift, A.nnz)
         order = np.argsort(key, kind="stable")
