@@ -125,25 +125,22 @@ class WalkSampler:
         self.backend = backend or ("numpy" if self.device.type == "cpu" else "torch")
         if self.backend not in ("numpy", "torch") or (self.backend == "numpy" and self.device.type != "cpu"):
             raise ValueError(f"backend must be 'torch', or 'numpy' on the CPU, got {backend!r} on {device}")
-        self.use_numpy = self.backend == "numpy"
         tables = _walk_tables(graph)
         cdf = np.cumsum(graph.start_distribution(start))
-        arrays = dict(start=tables["start"], degree=tables["degree"],
-                      start_cdf=cdf / cdf[-1])  # ends at exactly 1 > u: searchsorted stays below V
-        if self.use_numpy:
-            self.slots = tables["slots"]
-        else:  # torch has no records: one tensor per field
-            arrays.update(threshold=tables["slots"]["threshold"].copy(), targets=tables["slots"]["targets"].copy())
-            arrays = {name: torch.as_tensor(a, device=self.device) for name, a in arrays.items()}
-        self.start, self.degree, self.start_cdf = arrays["start"], arrays["degree"], arrays["start_cdf"]
-        self.threshold, self.targets = arrays.get("threshold"), arrays.get("targets")
-        self.generator = None if self.use_numpy else torch.Generator(self.device)
+        self.start_cdf = cdf / cdf[-1]  # ends at exactly 1 > u: searchsorted stays below V
+        self.start, self.degree, self.slots = tables["start"], tables["degree"], tables["slots"]
+        if self.backend == "torch":  # torch has no records: one tensor per field
+            def to_device(a):
+                return torch.as_tensor(np.ascontiguousarray(a), device=self.device)
+            self.start_cdf, self.start, self.degree = map(to_device, (self.start_cdf, self.start, self.degree))
+            self.threshold, self.targets = to_device(self.slots["threshold"]), to_device(self.slots["targets"])
+            self.generator = torch.Generator(self.device)
         self.manual_seed(seed)
 
     def manual_seed(self, seed):
         """Restart the random stream from `seed`."""
         seed = derive_seed(seed)
-        if self.use_numpy:
+        if self.backend == "numpy":
             self.rng = np.random.Generator(np.random.SFC64(seed))  # numpy's fastest bit generator
         else:
             self.generator.manual_seed(seed)
@@ -153,7 +150,7 @@ class WalkSampler:
         """(n_walks, length) int64 tensor on the device: walks whose first token is drawn from `start`."""
         n_walks, length = _check_count("n_walks", n_walks), _check_count("length", length)
         chunks = [self._sample(min(CHUNK, n_walks - lo), length) for lo in range(0, n_walks, CHUNK)]
-        if self.use_numpy:
+        if self.backend == "numpy":
             return torch.from_numpy(np.concatenate(chunks) if len(chunks) > 1 else chunks[0])
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
 
@@ -162,7 +159,7 @@ class WalkSampler:
         # with k = degree[x] neighbours: u * k = slot offset (integer part) + coin (fraction); the coin
         # takes the slot's own column if below prob, else its alias. Rounded to nearest, u * k < k for
         # every double u < 1 and integer k < 2^53, so the slot never leaves the row.
-        if self.use_numpy:
+        if self.backend == "numpy":
             u = self.rng.random((length, n))
             out = np.empty((length, n), dtype=np.int64)
             out[0] = x = np.searchsorted(self.start_cdf, u[0], side="right")

@@ -38,7 +38,8 @@ def test_alias_tables_reproduce_P_exactly(g):
     degree = np.diff(P.indptr)
     rows = np.repeat(np.arange(g.V), degree)
     assert (rows[alias] == rows).all() and (prob >= 0).all() and (prob <= 1).all()
-    # slot s is picked with probability 1/k and kept with prob[s]; it also receives 1 - prob[t] from every t aliased to it
+    # slot s is picked with probability 1/k and kept with prob[s]; it also receives 1 - prob[t] from
+    # every slot t aliased to it
     mass = (prob + np.bincount(alias, weights=1 - prob, minlength=P.nnz)) / degree[rows]
     np.testing.assert_allclose(mass, P.data, rtol=1e-12, atol=0)
 
