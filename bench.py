@@ -24,10 +24,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import graphs
-import mup
 import train
 import walks
-from model import GPT, GPTConfig
+from model import GPT
 
 
 def median_time(fn, repeats):
@@ -99,7 +98,47 @@ class RefGPT(nn.Module):
     def forward(self, idx, targets):
         x = self.wte(idx) + self.wpe(torch.arange(idx.size(1)))
         logits = self.lm_head(self.ln_f(self.h(x)))
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def member_step(cfgs, V, batch):
+    """A closure doing one train.py step of the members cfgs (an ensemble when several) on batch (E, B, T+1)."""
+    cpu = torch.device("cpu")
+    template, params, lr_mult, decay = train.build_members(cfgs, V, cpu)
+    state = dict(t=0, m={n: torch.zeros_like(p) for n, p in params.items()},
+                 v={n: torch.zeros_like(p) for n, p in params.items()})
+    lrs = torch.tensor([c.lr for c in cfgs])
+    lrs = {n: lrs * lr_mult[n] for n in params}
+    clip, live = torch.ones(len(cfgs)), torch.ones(len(cfgs), dtype=torch.bool)
+    ctx = train.autocast_for(cpu, "float32")[1]
+    return lambda: train.train_step(template, params, state, batch, lrs, decay, clip, live, ctx)
+
+
+def bench_ensemble(widths, V, repeats, members=8, batch_size=100, T=50):
+    """One step of `members` runs (4 learning rates x 2 seeds) trained as one batched ensemble against
+    the same members stepped one after another."""
+    g = graphs.erdos_renyi(V, 5 * V, seed=0)
+    batch = torch.stack([walks.WalkSampler(g, seed=e % 2).sample(batch_size, T + 1) for e in range(members)])
+    rows = []
+    for width in widths:
+        base = train.RunConfig(nodes=V, edges=5 * V, width=width, batch_size=batch_size, block_size=T)
+        cfgs = [train.replace(base, lr=1e-3 * 2 ** (e // 2), seed=e % 2) for e in range(members)]
+        together = member_step(cfgs, g.V, batch)
+        alone = [member_step([c], g.V, batch[e:e + 1]) for e, c in enumerate(cfgs)]
+
+        def one_after_another():
+            for step in alone:
+                step()
+
+        together(), one_after_another()  # warm up
+        t_ens, t_seq = [], []
+        for _ in range(repeats):
+            t_ens.append(median_time(together, 1))
+            t_seq.append(median_time(one_after_another, 1))
+        rows.append(dict(width=width, members=members, ensemble_s=statistics.median(t_ens),
+                         sequential_s=statistics.median(t_seq),
+                         speedup=statistics.median(t_seq) / statistics.median(t_ens)))
+    return rows
 
 
 def bench_training(widths, V, repeats, batch_size=100, T=50):
@@ -107,14 +146,10 @@ def bench_training(widths, V, repeats, batch_size=100, T=50):
     batch = walks.WalkSampler(g, device="cpu", seed=0).sample(batch_size, T + 1)
     rows = []
     for width in widths:
-        torch.manual_seed(0)
-        model = GPT(GPTConfig(vocab_size=g.V, block_size=T, width=width, head_dim=16))
-        opt = torch.optim.AdamW(mup.param_groups(model, 1e-3, 0.01), betas=(0.9, 0.95))
+        cfg = train.RunConfig(nodes=V, edges=5 * V, width=width, batch_size=batch_size, block_size=T)
+        ours = member_step([cfg], g.V, batch[None])
         ref = RefGPT(g.V, T, width, 2, width // 16)
         ref_opt = torch.optim.AdamW(ref.parameters(), lr=1e-3, weight_decay=0.01, betas=(0.9, 0.95))
-
-        def ours():
-            train.train_step(model, model, opt, batch, train.autocast_for(torch.device("cpu"), "float32")[1], 1.0)
 
         def reference():
             loss = ref(batch[:, :-1], batch[:, 1:])
@@ -130,9 +165,10 @@ def bench_training(widths, V, repeats, batch_size=100, T=50):
             t_ref.append(median_time(reference, 1))
         tokens = batch_size * T
         rate, ref_rate = tokens / statistics.median(t_ours), tokens / statistics.median(t_ref)
-        rows.append(dict(width=width, params=model.param_counts()["total"], tokens_per_s=rate,
+        counted = GPT(train.model_config(cfg, g.V))
+        rows.append(dict(width=width, params=counted.param_counts()["total"], tokens_per_s=rate,
                          reference_tokens_per_s=ref_rate, ratio=rate / ref_rate,
-                         flops_per_s=rate * model.flops_per_token()))
+                         flops_per_s=rate * counted.flops_per_token()))
     return rows
 
 
@@ -167,9 +203,14 @@ def main(argv=None):
     for r in rows:
         print(f"  {r['width']:>5} {r['params']:>9,} {r['tokens_per_s']:>15,.0f} {r['reference_tokens_per_s']:>18,.0f} "
               f"{r['ratio']:>6.2f} {r['flops_per_s'] / 1e9:>8.1f}")
+    ens = bench_ensemble([w for w in widths if w <= 64] or widths[:1], 1000, repeats)
+    print(f"\nensembles: 8 members (4 lrs x 2 seeds) in one batched step vs one after another")
+    print(f"  {'width':>5} {'ensemble s/step':>16} {'sequential s/step':>18} {'speedup':>8}")
+    for r in ens:
+        print(f"  {r['width']:>5} {r['ensemble_s']:>16.3f} {r['sequential_s']:>18.3f} {r['speedup']:>8.2f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(sampling=s, training=rows, torch=torch.__version__, threads=torch.get_num_threads()), f, indent=1)
+            json.dump(dict(sampling=s, training=rows, ensemble=ens, torch=torch.__version__, threads=torch.get_num_threads()), f, indent=1)
 
 
 if __name__ == "__main__":
