@@ -26,7 +26,10 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
+from scipy.optimize import minimize_scalar
 from scipy.sparse.linalg import ArpackNoConvergence, eigs, splu
+from scipy.special import gammaln, zeta
+from scipy.stats import binom, chi2
 
 DENSE_MAX = 64  # below this many nodes eigenproblems are solved densely (ARPACK needs V > k + 1)
 # ARPACK's |λ_2| slows down sharply on large dense expanders (0.4 s at 20K nodes/200K nonzeros, 16 s at
@@ -42,6 +45,9 @@ class Graph:
     args: dict               # the builder's arguments, JSON-serialisable
     n_dropped: int = 0       # nodes dropped outside the largest (strongly) connected component
     directed: bool = False
+    # forest chains (percolation, critical ER): (V,) cluster id of each node, clusters numbered 0.. in node
+    # order (P is block-diagonal); None for an irreducible chain
+    clusters: np.ndarray = field(default=None, repr=False, compare=False)
     # derived arrays computed on first use (π, alias tables, device copies); not part of the chain
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -50,9 +56,16 @@ class Graph:
         return self.P.shape[0]
 
     def stationary(self):
-        """(V,) float64 π with πP = π, Σπ = 1 (unique: P is irreducible). Read-only, cached."""
+        """
+        (V,) float64 π with πP = π, Σπ = 1. Unique when P is irreducible. For a forest (self.clusters set)
+        πP = π has one solution per cluster; we take the one in which each cluster's mass is its share of
+        the nodes, |c| / V: the distribution of a walk started at a uniformly random node after it has
+        mixed inside its cluster, so a cluster ("subtask") is drawn with probability ∝ its size.
+        Read-only, cached.
+        """
         if "stationary" not in self.cache:
-            pi = _stationary(self.P)
+            forest = self.clusters is not None and self.clusters[-1] > 0
+            pi = _forest_stationary(self.P, self.clusters) if forest else _stationary(self.P)
             pi.flags.writeable = False
             self.cache["stationary"] = pi
         return self.cache["stationary"]
@@ -99,7 +112,8 @@ class Graph:
         NaN if ARPACK does not converge.
         """
         if "spectral_gap" not in self.cache:
-            self.cache["spectral_gap"] = 0.0 if _period(self.P) > 1 else _spectral_gap(self.P)
+            forest = self.clusters is not None and self.clusters[-1] > 0  # λ = 1 is repeated: gap 0
+            self.cache["spectral_gap"] = 0.0 if forest or _period(self.P) > 1 else _spectral_gap(self.P)
         return self.cache["spectral_gap"]
 
     def n_edges(self):
@@ -150,6 +164,28 @@ def _stationary(P):
             # π(I - P) = 0 with π_V = 1 fixed: the other V - 1 unknowns solve a nonsingular system
             M = (sp.identity(V, format="csc") - P.T).tocsc()
             pi = _normalise(np.append(splu(M[:-1, :-1]).solve(-M[:-1, -1].toarray().ravel()), 1.0))
+    residual = np.abs(P.T @ pi - pi).sum()
+    if residual > 1e-9:
+        raise RuntimeError(f"stationary distribution did not converge: |πP - π|_1 = {residual:.1e}")
+    return pi
+
+
+def _forest_stationary(P, clusters):
+    """
+    π of a block-diagonal chain with cluster c holding mass |c| / V. Inside each cluster π ∝ degree when
+    that is stationary (unbiased walks: detailed balance); otherwise one node per cluster is pinned to 1 and
+    the rest of π(I - P) = 0 is one sparse LU solve (nonsingular: each block minus a node is).
+    """
+    V = P.shape[0]
+    start = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]])  # each cluster's first node
+    x = np.diff(P.indptr).astype(np.float64)
+    if np.abs(P.T @ x - x).sum() > 1e-9 * x.sum():
+        free = np.setdiff1d(np.arange(V), start)
+        M = (sp.identity(V, format="csr") - P.T).tocsr()
+        x = np.ones(V)
+        x[free] = splu(M[free][:, free].tocsc()).solve(-(M[free][:, start] @ np.ones(start.size)))
+    size = np.bincount(clusters)
+    pi = x / np.bincount(clusters, weights=x)[clusters] * size[clusters] / V
     residual = np.abs(P.T @ pi - pi).sum()
     if residual > 1e-9:
         raise RuntimeError(f"stationary distribution did not converge: |πP - π|_1 = {residual:.1e}")
@@ -260,15 +296,20 @@ def erdos_renyi(n_nodes, n_edges, kappa=0.0, seed=0):
     if m > n_pairs:
         raise ValueError(f"edges must be <= n(n-1)/2 = {n_pairs} for {n} nodes, got {m}")
     rng = np.random.default_rng(seed)
-    # m distinct pair ids out of n(n-1)/2, decoded from the lower triangle: id = j(j-1)/2 + i, i < j
-    pair = rng.choice(n_pairs, size=m, replace=False)
+    A = _random_pairs_adjacency(n, m, rng)
+    args = dict(n_nodes=n, n_edges=m, kappa=float(kappa), seed=seed)
+    return from_adjacency(A, False, kappa, rng, "er", args)  # the ranking continues this rng's stream
+
+
+def _random_pairs_adjacency(n, m, rng):
+    """Symmetric 0/1 adjacency of m distinct uniformly random node pairs out of n(n-1)/2."""
+    # pair ids decoded from the lower triangle: id = j(j-1)/2 + i, i < j
+    pair = rng.choice(n * (n - 1) // 2, size=m, replace=False)
     j = ((1 + np.sqrt(1 + 8 * pair.astype(np.float64))) // 2).astype(np.int64)
     j -= j * (j - 1) // 2 > pair  # correct float rounding of the square root
     j += (j + 1) * j // 2 <= pair
     i = pair - j * (j - 1) // 2
-    A = sp.csr_matrix((np.ones(2 * m), (np.r_[i, j], np.r_[j, i])), shape=(n, n))
-    args = dict(n_nodes=n, n_edges=m, kappa=float(kappa), seed=seed)
-    return from_adjacency(A, False, kappa, rng, "er", args)  # the ranking continues this rng's stream
+    return sp.csr_matrix((np.ones(2 * m), (np.r_[i, j], np.r_[j, i])), shape=(n, n))
 
 
 def barabasi_albert(n_nodes, m, kappa=0.0, seed=0):
@@ -337,8 +378,246 @@ def from_edge_file(path, directed=False, kappa=0.0, seed=0):
     return from_adjacency(A, directed, kappa, seed, "file", args)
 
 
-def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=False, kappa=0.0, seed=0):
-    """Build the Graph named by `graph` in {"er", "ba", "file"}; the other arguments as in the builders."""
+# -----------------------------------------------------------------------------
+# percolation: critical lattices and critical Poisson random graphs (Brill 2024's "subtasks" are clusters)
+
+SITE_PC = 0.59274621  # square-lattice site threshold (Newman & Ziff 2000, numerical)
+BOND_PC = 0.5         # square-lattice bond threshold, exact (Kesten 1980)
+TAU_2D = 187 / 91     # 2D Fisher exponent: clusters per site n_s ~ s^-τ at p_c (Stauffer & Aharony 1994)
+DF_2D = 91 / 48       # 2D fractal dimension: largest cluster mass ~ L^D_f at p_c (Stauffer & Aharony 1994)
+TAU_MEAN_FIELD = 5 / 2  # critical Poisson (Erdős–Rényi) graphs: n_s ~ s^-5/2
+
+
+def _check_kind(kind):
+    if kind not in ("site", "bond"):
+        raise ValueError(f"kind must be 'site' or 'bond', got {kind!r}")
+    return kind
+
+
+def _check_p(p, kind):
+    p = (SITE_PC if kind == "site" else BOND_PC) if p is None else p
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0 <= p <= 1:
+        raise ValueError(f"p must be a number in [0, 1], got {p!r}")
+    return float(p)
+
+
+def lattice_bonds(L, periodic=True):
+    """(a, b): the nearest-neighbour bonds of the L x L square lattice, site (i, j) numbered i*L + j."""
+    site = np.arange(L * L).reshape(L, L)
+    if periodic:
+        right, down = np.roll(site, -1, axis=1), np.roll(site, -1, axis=0)
+        return np.r_[site.ravel(), site.ravel()], np.r_[right.ravel(), down.ravel()]
+    return np.r_[site[:, :-1].ravel(), site[:-1, :].ravel()], np.r_[site[:, 1:].ravel(), site[1:, :].ravel()]
+
+
+def percolation_adjacency(L, p=None, kind="site", periodic=True, seed=0):
+    """
+    One L x L percolation configuration: (A, occupied). A is the symmetric 0/1 adjacency over all L² sites
+    holding the open bonds between occupied sites; occupied is the (L²,) mask of occupied sites. Site
+    percolation occupies each site with probability p (all bonds between occupied sites open); bond
+    percolation opens each bond with probability p (all sites occupied). p=None: the critical point.
+    """
+    L = _check_int("L", L, 3)
+    kind = _check_kind(kind)
+    p = _check_p(p, kind)
+    rng = np.random.default_rng(seed)
+    a, b = lattice_bonds(L, periodic)
+    if kind == "site":
+        occupied = rng.random(L * L) < p
+        keep = occupied[a] & occupied[b]
+    else:
+        occupied = np.ones(L * L, dtype=bool)
+        keep = rng.random(a.size) < p
+    a, b = a[keep], b[keep]
+    A = sp.csr_matrix((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), shape=(L * L, L * L))
+    return A, occupied
+
+
+def cluster_sizes(A, occupied=None):
+    """
+    Clusters = connected components of the undirected adjacency A, restricted to the occupied nodes (all,
+    if None): (labels, sizes), labels (V,) numbered 0..n_clusters-1 (-1 for unoccupied nodes) and sizes
+    (n_clusters,) in nodes. Isolated occupied nodes are clusters of size 1.
+    """
+    _, labels = csgraph.connected_components(A, directed=False)
+    occupied = np.ones(A.shape[0], dtype=bool) if occupied is None else np.asarray(occupied, dtype=bool)
+    _, compact = np.unique(labels[occupied], return_inverse=True)
+    labels = np.full(A.shape[0], -1, dtype=np.int64)
+    labels[occupied] = compact
+    return labels, np.bincount(compact)
+
+
+def tau_mle(sizes, s_min=1):
+    """
+    Maximum-likelihood exponent τ of a discrete power law p(s) = s^-τ / ζ(τ, s_min), s >= s_min, fitted to
+    the cluster sizes >= s_min (Clauset, Shalizi & Newman 2009, eq. 3.5), and its standard error from the
+    curvature of the log-likelihood (their eq. 3.6): σ = 1 / sqrt(n d²/dτ² log ζ(τ, s_min)).
+    Returns (tau, se, n) with n the number of sizes used.
+    """
+    s_min = _check_int("s_min", s_min, 1)
+    s = np.asarray(sizes, dtype=np.float64)
+    s = s[s >= s_min]
+    if s.size < 10 or np.all(s == s_min):
+        raise ValueError(f"tau_mle needs >= 10 sizes >= s_min={s_min}, not all equal; got {s.size}")
+    mean_log = np.log(s).mean()
+
+    def neg_loglik(tau):  # per observation
+        return np.log(zeta(tau, s_min)) + tau * mean_log
+
+    tau = minimize_scalar(neg_loglik, bounds=(1.0 + 1e-6, 10.0), method="bounded",
+                          options=dict(xatol=1e-10)).x
+    h = 1e-4
+    d2 = (np.log(zeta(tau + h, s_min)) - 2 * np.log(zeta(tau, s_min)) + np.log(zeta(tau - h, s_min))) / h**2
+    return float(tau), float(1 / np.sqrt(s.size * d2)), int(s.size)
+
+
+def spanning_thresholds(L, kind="site", n_samples=200, seed=0, n_bisect=16):
+    """
+    (n_samples,) spanning thresholds on the open L x L lattice. Each sample draws one uniform u per site
+    (site) or bond (bond) and occupies it at p iff u < p, so "a cluster joins the top row to the bottom row"
+    is monotone in p and all samples are bisected at once (n_bisect halvings, resolution 2^-n_bisect).
+    The spanning probability is R_L(p) = mean(thresholds <= p); its median p with R_L = 1/2 estimates p_c,
+    since the square lattice's crossing probability at p_c tends to 1/2 (Ziff 1992; Cardy 1992).
+    """
+    L = _check_int("L", L, 3)
+    n_samples = _check_int("n_samples", n_samples, 1)
+    kind = _check_kind(kind)
+    rng = np.random.default_rng(seed)
+    a, b = lattice_bonds(L, periodic=False)
+    if kind == "site":
+        u = rng.random((n_samples, L * L))
+        key = np.maximum(u[:, a], u[:, b])  # a bond is open iff both its sites are occupied
+    else:
+        key = rng.random((n_samples, a.size))
+    offset = (np.arange(n_samples) * L * L)[:, None]
+    a, b = (a + offset).ravel(), (b + offset).ravel()
+    n = n_samples * L * L
+    lo, hi = np.zeros(n_samples), np.ones(n_samples)
+    for _ in range(n_bisect):
+        mid = (lo + hi) / 2
+        keep = (key < mid[:, None]).ravel()
+        A = sp.csr_matrix((np.ones(keep.sum()), (a[keep], b[keep])), shape=(n, n))
+        labels = csgraph.connected_components(A, directed=False)[1].reshape(n_samples, L * L)
+        at_top = np.zeros(n, dtype=bool)
+        at_top[labels[:, :L]] = True  # a site alone spans nothing: L >= 3 rows
+        spans = at_top[labels[:, -L:]].any(axis=1)
+        hi, lo = np.where(spans, mid, hi), np.where(spans, lo, mid)
+    return hi
+
+
+def critical_point(thresholds, confidence=0.95):
+    """(p_c, (low, high)): the median spanning threshold and its distribution-free order-statistic interval."""
+    t = np.sort(thresholds)
+    k_lo, k_hi = binom.ppf([(1 - confidence) / 2, (1 + confidence) / 2], t.size, 0.5).astype(int)
+    return float(np.median(t)), (float(t[max(k_lo - 1, 0)]), float(t[min(k_hi, t.size - 1)]))
+
+
+def largest_cluster_scaling(Ls, p=None, kind="site", periodic=True, n_samples=4, seed=0):
+    """
+    Mean largest-cluster mass M(L) (sites) over n_samples lattices for each L, and the exponent of
+    M ~ L^D_f by least squares in log-log with its standard error: (masses, D_f, se). At p_c, D_f = 91/48.
+    """
+    if len(Ls) < 3:
+        raise ValueError(f"largest_cluster_scaling needs >= 3 lattice sizes, got {len(Ls)}")
+    masses = np.array([np.mean([cluster_sizes(*percolation_adjacency(L, p, kind, periodic, seed + 1000 * i + r))[1].max()
+                                for r in range(n_samples)]) for i, L in enumerate(Ls)])
+    fit = np.polyfit(np.log(Ls), np.log(masses), 1, cov=True)
+    return masses, float(fit[0][0]), float(np.sqrt(fit[1][0, 0]))
+
+
+def borel_pmf(s, c=1.0):
+    """Borel law P(S = s) = e^(-cs) (cs)^(s-1) / s!, s >= 1: the total progeny of a Poisson(c) Galton–Watson
+    tree (Borel 1942), hence the size of a random vertex's component in G(n, c/n), n -> ∞, c <= 1."""
+    s = np.asarray(s, dtype=np.float64)
+    return np.exp(-c * s + (s - 1) * np.log(c * s) - gammaln(s + 1))
+
+
+def _forest(A, occupied, kappa, seed, name, args):
+    """The block-diagonal chain over all clusters of >= 2 nodes (nodes ordered by cluster). Isolated nodes
+    (clusters of size 1) have no step to take and are dropped, counted in n_dropped."""
+    labels, sizes = cluster_sizes(A, occupied)
+    keep = np.flatnonzero(np.r_[sizes, 0][labels] >= 2)  # label -1 (unoccupied) reads the appended 0
+    if keep.size == 0:
+        raise ValueError("empty graph: no cluster has 2 or more nodes")
+    keep = keep[np.argsort(labels[keep], kind="stable")]
+    clusters = np.unique(labels[keep], return_inverse=True)[1]
+    P = kappa_biased(A[keep][:, keep], check_kappa(kappa), np.random.default_rng(seed))
+    return Graph(P=P, name=name, args=args, n_dropped=int(occupied.sum() - keep.size), clusters=clusters)
+
+
+def percolation_lattice(L, p=None, kind="site", periodic=True, forest=False, kappa=0.0, seed=0):
+    """
+    A walk on a percolation configuration of the L x L square lattice (see percolation_adjacency; p=None
+    is the critical point: site 0.5927, bond 1/2). forest=False: the largest cluster only. forest=True:
+    every cluster of >= 2 sites as one block-diagonal chain whose stationary start picks a cluster with
+    probability ∝ its size (Graph.stationary): power-law distributed subtasks at p_c, n_s ~ s^-187/91.
+    """
+    check_kappa(kappa)
+    A, occupied = percolation_adjacency(L, p, kind, periodic, seed)
+    args = dict(L=int(L), p=_check_p(p, kind), kind=kind, periodic=bool(periodic), forest=bool(forest),
+                kappa=float(kappa), seed=seed)
+    if forest:
+        return _forest(A, occupied, kappa, seed, "percolation", args)
+    site = np.flatnonzero(occupied)
+    return from_adjacency(A[site][:, site], False, kappa, seed, "percolation", args)
+
+
+def critical_er_adjacency(n_nodes, c=1.0, seed=0):
+    """G(n, p) with p = c/(n-1), mean degree c (Poisson in the limit): the symmetric 0/1 adjacency."""
+    n = _check_int("nodes", n_nodes, 2)
+    if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) or not 0 < c < n - 1:
+        raise ValueError(f"c (mean degree) must be a number in (0, nodes - 1), got {c!r}")
+    rng = np.random.default_rng(seed)
+    n_pairs = n * (n - 1) // 2
+    return _random_pairs_adjacency(n, int(rng.binomial(n_pairs, c / (n - 1))), rng)
+
+
+def critical_er(n_nodes, c=1.0, forest=False, kappa=0.0, seed=0):
+    """
+    A walk on G(n, c/(n-1)); c = 1 is the critical point, where the component of a random vertex is a
+    Borel(1)-sized tree (borel_pmf) and clusters per vertex fall as n_s ~ s^-5/2 up to s ~ n^(2/3).
+    forest=False: the largest component; forest=True: all components of >= 2 nodes (see percolation_lattice).
+    """
+    check_kappa(kappa)
+    A = critical_er_adjacency(n_nodes, c, seed)
+    args = dict(n_nodes=int(n_nodes), c=float(c), forest=bool(forest), kappa=float(kappa), seed=seed)
+    if forest:
+        return _forest(A, np.ones(A.shape[0], dtype=bool), kappa, seed, "critical-er", args)
+    return from_adjacency(A, False, kappa, seed, "critical-er", args)
+
+
+def cluster_statistics(sizes, s_min=10):
+    """Cluster-size summary: count, largest cluster's mass (nodes) and share of all nodes, τ by MLE
+    (None when fewer than 10 clusters reach s_min)."""
+    if sizes.size == 0:
+        raise ValueError("no occupied sites: no clusters")
+    enough = np.count_nonzero(sizes >= s_min) >= 10 and sizes.max() > s_min
+    tau, se, n_fit = tau_mle(sizes, s_min) if enough else (None, None, int(np.count_nonzero(sizes >= s_min)))
+    return dict(n_clusters=int(sizes.size), largest_cluster=int(sizes.max()),
+                largest_fraction=float(sizes.max() / sizes.sum()), tau_mle=tau, tau_se=se,
+                tau_s_min=int(s_min), tau_n=n_fit)
+
+
+def borel_chi2(sizes, n_nodes, c=1.0, s_max=15):
+    """
+    Pearson χ² of the cluster counts N_s of a G(n, c/n) graph against n·Borel_c(s)/s (the number of
+    components of size s: a random vertex's component is Borel, and each component has s vertices), bins
+    s = 1..s_max and one tail bin s > s_max. The counts are ~ independent Poisson, so χ² ~ χ²(s_max + 1).
+    Returns (statistic, degrees of freedom, p-value).
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    observed = np.bincount(np.minimum(sizes, s_max + 1), minlength=s_max + 2)[1:]
+    s = np.arange(1, n_nodes + 1)
+    expected = n_nodes * borel_pmf(s, c) / s
+    expected = np.r_[expected[:s_max], expected[s_max:].sum()]
+    stat = float(((observed - expected) ** 2 / expected).sum())
+    return stat, s_max + 1, float(chi2.sf(stat, s_max + 1))
+
+
+def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=False, kappa=0.0, seed=0,
+         L=256, p=None, kind="site", periodic=True, forest=False, c=1.0):
+    """Build the Graph named by `graph` in {"er", "ba", "file", "percolation", "critical-er"}; the other
+    arguments as in the builders (L, p, kind, periodic, forest: percolation; nodes, c, forest: critical-er)."""
     if graph == "file":
         if edges_file is None:
             raise ValueError("graph 'file' needs an edges file")
@@ -349,7 +628,11 @@ def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=Fals
         return erdos_renyi(nodes, edges, kappa, seed)
     if graph == "ba":
         return barabasi_albert(nodes, m, kappa, seed)
-    raise ValueError(f"graph must be one of 'er', 'ba', 'file', got {graph!r}")
+    if graph == "percolation":
+        return percolation_lattice(L, p, kind, periodic, forest, kappa, seed)
+    if graph == "critical-er":
+        return critical_er(nodes, c, forest, kappa, seed)
+    raise ValueError(f"graph must be one of 'er', 'ba', 'file', 'percolation', 'critical-er', got {graph!r}")
 
 
 # -----------------------------------------------------------------------------
@@ -362,8 +645,13 @@ def main(argv=None):
     common.add_argument("--json", metavar="PATH", help="also write the summary to PATH as JSON")
     common.add_argument("--spectral-gap", action="store_true",
                         help=f"compute the spectral gap even above {SPECTRAL_GAP_MAX_NNZ} nonzeros (slow)")
+    clusters = argparse.ArgumentParser(add_help=False)
+    clusters.add_argument("--forest", action="store_true",
+                          help="walk on all clusters of >= 2 nodes, started at a uniformly random node "
+                               "(default: the largest cluster only)")
+    clusters.add_argument("--s-min", type=int, default=10, help="smallest cluster size in the fit of tau")
     parser = argparse.ArgumentParser(description="Build a random-walk graph and print its exact statistics.")
-    sub = parser.add_subparsers(dest="graph", required=True, metavar="{er,ba,file}")
+    sub = parser.add_subparsers(dest="graph", required=True, metavar="{er,ba,file,percolation,critical-er}")
     er = sub.add_parser("er", parents=[common], help="Erdős–Rényi G(n, m)")
     er.add_argument("--nodes", type=int, default=1000, help="number of nodes n")
     er.add_argument("--edges", type=int, default=5000, help="number of undirected edges m")
@@ -373,12 +661,37 @@ def main(argv=None):
     fi = sub.add_parser("file", parents=[common], help="an edge-list file")
     fi.add_argument("--edges-file", required=True, help="lines 'u v' or 'u v w'; '#' starts a comment")
     fi.add_argument("--directed", action="store_true", help="edges go u -> v only")
+    pe = sub.add_parser("percolation", parents=[common, clusters], help="percolation on the L x L square lattice")
+    pe.add_argument("--L", type=int, default=256, help="lattice side (L x L sites)")
+    pe.add_argument("--p", type=float, default=None,
+                    help=f"occupation probability (default: the critical point, site {SITE_PC}, bond {BOND_PC})")
+    pe.add_argument("--kind", choices=["site", "bond"], default="site", help="site or bond percolation")
+    pe.add_argument("--open", action="store_true", help="open boundaries (default: periodic)")
+    pe.add_argument("--spanning", type=int, default=0, metavar="N",
+                    help="also estimate p_c as the median spanning threshold of N open L x L lattices")
+    ce = sub.add_parser("critical-er", parents=[common, clusters], help="Erdős–Rényi G(n, c/n), critical at c = 1")
+    ce.add_argument("--nodes", type=int, default=100_000, help="number of nodes n")
+    ce.add_argument("--c", type=float, default=1.0, help="mean degree (1: critical)")
     args = parser.parse_args(argv)
     try:
         g = make(args.graph, nodes=getattr(args, "nodes", 1000), edges=getattr(args, "edges", 5000),
                  m=getattr(args, "m", 5), edges_file=getattr(args, "edges_file", None),
-                 directed=getattr(args, "directed", False), kappa=args.kappa, seed=args.seed)
+                 directed=getattr(args, "directed", False), kappa=args.kappa, seed=args.seed,
+                 L=getattr(args, "L", 256), p=getattr(args, "p", None), kind=getattr(args, "kind", "site"),
+                 periodic=not getattr(args, "open", False), forest=getattr(args, "forest", False),
+                 c=getattr(args, "c", 1.0))
         summary = g.describe(spectral_gap=True if args.spectral_gap else None)
+        if args.graph == "percolation":
+            A, occupied = percolation_adjacency(args.L, args.p, args.kind, not args.open, args.seed)
+            summary.update(cluster_statistics(cluster_sizes(A, occupied)[1], args.s_min), tau_theory=TAU_2D)
+            if args.spanning:
+                p_c, ci = critical_point(spanning_thresholds(args.L, args.kind, args.spanning, args.seed))
+                summary.update(p_c_spanning=p_c, p_c_ci=ci, p_c_theory=SITE_PC if args.kind == "site" else BOND_PC)
+        if args.graph == "critical-er":
+            sizes = cluster_sizes(critical_er_adjacency(args.nodes, args.c, args.seed))[1]
+            summary.update(cluster_statistics(sizes, args.s_min), tau_theory=TAU_MEAN_FIELD)
+            stat, dof, p_value = borel_chi2(sizes, args.nodes, args.c)
+            summary.update(borel_chi2=stat, borel_dof=dof, borel_p_value=p_value)
         for key, value in summary.items():
             print(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
         if summary["spectral_gap"] is None:
