@@ -346,8 +346,8 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
             best = min((evals[0][e] for e in range(E) if live[e]), default=float("nan"))
             train_loss = min((losses[e] for e in range(E) if live[e]), default=float("nan"))
             log(f"step {step:>5}/{cfg.steps} | train {train_loss:.4f} | eval {best:.4f} | floor {floor:.4f} "
-                f"| excess {best - floor:.4f} | {rate / 1e3:.1f}k tok/s | {rate * flops_per_token / 1e12:.3f} "
-                f"TFLOP/s{mfu} | eta {eta:.0f}s" + (f" | best of {int(live.sum())} members" if E > 1 else ""))
+                f"| excess {best - floor:.4f} | {rate / 1e3:.1f}k tok/s | {rate * flops_per_token / 1e9:.2f} "
+                f"GFLOP/s{mfu} | eta {eta:.0f}s" + (f" | best of {int(live.sum())} members" if E > 1 else ""))
             if ckpt:
                 save_checkpoint(ckpt, params, state, step, curves, live, cfgs)
 
