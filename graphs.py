@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.optimize import minimize_scalar
-from scipy.sparse.linalg import ArpackNoConvergence, eigs, splu
+from scipy.sparse.linalg import ArpackNoConvergence, eigs, eigsh, splu, svds
 from scipy.special import gammaln, zeta
 from scipy.stats import binom, chi2
 
@@ -614,6 +614,125 @@ def borel_chi2(sizes, n_nodes, c=1.0, s_max=15):
     return stat, s_max + 1, float(chi2.sf(stat, s_max + 1))
 
 
+# -----------------------------------------------------------------------------
+# spectral diagnostics: is there a power law in this chain's statistics? (Millidge 2025; Maloney et al. 2022)
+
+SVD_DENSE_MAX = 1000  # up to this many nodes singular values are all computed densely; beyond, the top k
+
+
+def power_law_fit(values, window=None):
+    """
+    Least-squares fit of log values[r-1] = log C + slope · log r over the ranks r = lo..hi of window
+    (1-based, inclusive; default: all ranks with values > 0). Goodness of fit, all in log space:
+    r2, max_residual (largest |log residual|, nats; 0.1 = a 10% miss) and curvature: a quadratic term in
+    log r, reported as slope_drift (how much the local slope changes from one end of the window to the
+    other) with its t statistic. Verdict "not a power law" when the curvature is significant (|t| > 3) and
+    drifts the slope by more than 20% of its value (or 0.05, whichever is larger): a curve, not a line.
+    Caveat: ranked data have correlated residuals, so slope_se (the OLS one) is a lower bound.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_positive = int(np.count_nonzero(values > 0))
+    lo, hi = (1, n_positive) if window is None else (int(window[0]), int(window[1]))
+    if not (1 <= lo and lo + 4 <= hi <= n_positive) or np.any(values[lo - 1:hi] <= 0):
+        raise ValueError(f"window must be 1 <= lo, lo + 4 <= hi <= {n_positive} (ranks with values > 0), "
+                         f"got ({lo}, {hi})")
+    x, y = np.log(np.arange(lo, hi + 1)), np.log(values[lo - 1:hi])
+    (slope, intercept), cov = np.polyfit(x, y, 1, cov="unscaled")
+    residual = y - (slope * x + intercept)
+    dof = x.size - 2
+    sigma2 = residual @ residual / dof if dof > 0 else 0.0
+    r2 = 1 - residual @ residual / max(((y - y.mean()) ** 2).sum(), 1e-300)
+    xc = x - x.mean()
+    (curve, *_), cov2 = np.polyfit(xc, y, 2, cov="unscaled")
+    residual2 = y - np.polyval(np.polyfit(xc, y, 2), xc)
+    sigma2_quad = residual2 @ residual2 / max(x.size - 3, 1)
+    curve_t = curve / np.sqrt(max(cov2[0, 0] * sigma2_quad, 1e-300))
+    drift = 2 * curve * (x[-1] - x[0])
+    curved = abs(curve_t) > 3 and abs(drift) > max(0.2 * abs(slope), 0.05)
+    return dict(window=(lo, hi), slope=float(slope), intercept=float(intercept), slope_se=float(np.sqrt(cov[0, 0] * sigma2)),
+                r2=float(r2), max_residual=float(np.abs(residual).max()), slope_drift=float(drift),
+                curvature_t=float(curve_t), verdict="not a power law" if curved else "power law")
+
+
+def singular_values(M, k=100, dense_max=SVD_DENSE_MAX):
+    """Singular values of a sparse matrix, descending: all of them (dense SVD) up to dense_max rows, else the
+    top k (ARPACK, scipy.sparse.linalg.svds)."""
+    if M.shape[0] <= dense_max:
+        return np.linalg.svd(M.toarray(), compute_uv=False)
+    k = min(int(k), M.shape[0] - 2)
+    return np.sort(svds(M, k=k, return_singular_vectors=False, random_state=0))[::-1]
+
+
+def adjacency_bulk_edge(graph):
+    """For an undirected graph: the largest |eigenvalue| of its 0/1 adjacency other than the Perron one,
+    over 2√⟨k⟩, the edge of the Wigner semicircle of an Erdős–Rényi graph with mean degree ⟨k⟩
+    (Füredi & Komlós 1981; P ≈ A/⟨k⟩ has its bulk within 2/√⟨k⟩). ~1 for ER; hubs push it above 1."""
+    A = (graph.P > 0).astype(np.float64)
+    if graph.V <= SVD_DENSE_MAX:
+        lam = np.linalg.eigvalsh(A.toarray())
+        top, low, second = lam[-1], lam[0], lam[-2]
+    else:
+        top, second = eigsh(A, k=2, which="LA", return_eigenvectors=False, v0=np.ones(graph.V))[::-1]
+        low = eigsh(A, k=1, which="SA", return_eigenvectors=False, v0=np.ones(graph.V))[0]
+    return float(max(second, abs(low)) / (2 * np.sqrt(A.nnz / graph.V)))
+
+
+def spectrum(graph, window=None, k=100):
+    """
+    Spectral diagnostics of a chain, with power-law fits (power_law_fit) over the rank window (default:
+    ranks 10 .. V/10): the rank-frequency of the stationary distribution π (its Zipf slope), the singular
+    values of the joint distribution J = diag(π)·P of consecutive tokens (the "data covariance" spectrum
+    of Millidge 2025 for a walk; its slope is -(1 + a) in λ_k ~ k^-(1+a)) and of P, the spectral gap, and
+    checks: rows of P sum to 1; J is symmetric for an unbiased walk on an undirected graph (detailed
+    balance, J_ij = J_ji); the adjacency bulk edge over the ER semicircle radius 2√⟨k⟩.
+    """
+    V = graph.V
+    window = (10, max(V // 10, 14)) if window is None else window
+    pi = graph.stationary()
+    J = sp.diags(pi) @ graph.P
+    sv_joint, sv_P = singular_values(J.tocsr(), k), singular_values(graph.P, k)
+    window_sv = (window[0], min(window[1], sv_joint.size))
+    return dict(
+        V=V, window=tuple(window),
+        zipf=power_law_fit(np.sort(pi)[::-1], window),
+        joint=power_law_fit(sv_joint, window_sv),
+        transition=power_law_fit(sv_P, (window_sv[0], min(window_sv[1], np.count_nonzero(sv_P > 0)))),
+        spectral_gap=graph.spectral_gap(),
+        row_sum_error=float(np.abs(np.asarray(graph.P.sum(axis=1)).ravel() - 1).max()),
+        joint_asymmetry=float(abs(J - J.T).max() / J.max()),
+        semicircle_ratio=None if graph.directed else adjacency_bulk_edge(graph),
+        singular_values_joint=sv_joint, singular_values_P=sv_P, stationary_ranked=np.sort(pi)[::-1],
+    )
+
+
+def plot_spectrum(spec, path, title=""):
+    """Two log-log panels: π by rank and the singular values of diag(π)P and of P, each with its fitted line
+    over the window, labelled with the slope and the verdict (PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    panels = [(axes[0], [("π (rank-frequency)", spec["stationary_ranked"], spec["zipf"])]),
+              (axes[1], [("σ of diag(π)P", spec["singular_values_joint"], spec["joint"]),
+                         ("σ of P", spec["singular_values_P"], spec["transition"])])]
+    for ax, curves in panels:
+        for label, values, fit in curves:
+            r = np.arange(1, values.size + 1)
+            line, = ax.loglog(r[values > 0], values[values > 0], ".", ms=2, label=label)
+            lo, hi = fit["window"]
+            rw = np.arange(lo, hi + 1)
+            ax.loglog(rw, np.exp(fit["intercept"]) * rw ** fit["slope"], "-", color=line.get_color(), lw=1,
+                      label=f"slope {fit['slope']:.3f}, R² {fit['r2']:.3f}: {fit['verdict']}")
+        ax.set_xlabel("rank")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("probability")
+    axes[1].set_ylabel("singular value")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=False, kappa=0.0, seed=0,
          L=256, p=None, kind="site", periodic=True, forest=False, c=1.0):
     """Build the Graph named by `graph` in {"er", "ba", "file", "percolation", "critical-er"}; the other
@@ -645,6 +764,14 @@ def main(argv=None):
     common.add_argument("--json", metavar="PATH", help="also write the summary to PATH as JSON")
     common.add_argument("--spectral-gap", action="store_true",
                         help=f"compute the spectral gap even above {SPECTRAL_GAP_MAX_NNZ} nonzeros (slow)")
+    common.add_argument("--spectrum", action="store_true",
+                        help="also print spectral diagnostics: Zipf slope of π, singular values of diag(π)P "
+                             "and P with power-law fits and verdicts, semicircle ratio")
+    common.add_argument("--window", type=int, nargs=2, metavar=("LO", "HI"), default=None,
+                        help="rank window of the power-law fits (default: 10 .. V/10)")
+    common.add_argument("--top-k", type=int, default=100,
+                        help=f"singular values computed above {SVD_DENSE_MAX} nodes (all of them below)")
+    common.add_argument("--plot", metavar="PATH", help="with --spectrum: save the spectra as a PNG")
     clusters = argparse.ArgumentParser(add_help=False)
     clusters.add_argument("--forest", action="store_true",
                           help="walk on all clusters of >= 2 nodes, started at a uniformly random node "
@@ -692,6 +819,12 @@ def main(argv=None):
             summary.update(cluster_statistics(sizes, args.s_min), tau_theory=TAU_MEAN_FIELD)
             stat, dof, p_value = borel_chi2(sizes, args.nodes, args.c)
             summary.update(borel_chi2=stat, borel_dof=dof, borel_p_value=p_value)
+        if args.spectrum or args.plot:
+            spec = spectrum(g, args.window, args.top_k)
+            if args.plot:
+                plot_spectrum(spec, args.plot, title=f"{g.name} {g.args}")
+            summary.update({key: value for key, value in spec.items() if not isinstance(value, np.ndarray)
+                            and key not in ("V", "spectral_gap")})
         for key, value in summary.items():
             print(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
         if summary["spectral_gap"] is None:
