@@ -1,0 +1,126 @@
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+import train
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--nodes", "60", "--edges", "200", "--width", "16", "--batch-size", "10", "--eval-walks", "20"]
+SPEC = {"width": [16, 32], "tokens": ["10k", "20k"], "lr": [1e-3, 1e-2], "seed": [0, 1]}  # 16 runs
+
+
+def sweep(spec_path, out, *extra, **kw):
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--sweep", str(spec_path), "--out", str(out),
+                             *SMALL, *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def grid_ids():
+    configs = train.expand_sweep(SPEC, train.build_parser(), train.config_from_args(train.build_parser().parse_args(SMALL)))
+    return [c.run_id() for c in configs]
+
+
+def finished_ids(out):
+    lines = [line for p in Path(out).glob("*.jsonl") for line in p.read_text().splitlines()]
+    return [json.loads(line)["run"] for line in lines]  # every line must parse
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(SPEC))
+    return path
+
+
+def test_grid_is_deterministic_and_parsed_like_flags():
+    ids = grid_ids()
+    assert len(ids) == len(set(ids)) == 16 and ids == grid_ids()
+    parser = train.build_parser()
+    a = train.expand_sweep({"tokens": "2M"}, parser, train.RunConfig())
+    b = train.expand_sweep({"tokens": 2_000_000}, parser, train.RunConfig())
+    assert a == b == [train.RunConfig(tokens=2_000_000)]
+
+
+def test_killed_sweep_resumes_with_every_run_exactly_once(spec, tmp_path):
+    """kill -9 the sweep at random moments (seeded) until it completes; no run lost, none duplicated."""
+    out, rng = tmp_path / "out", random.Random(0)
+    for _ in range(12):
+        p = sweep(spec, out, "--ensemble", str(rng.choice([1, 4])))
+        try:
+            p.wait(timeout=rng.uniform(3, 12))
+            break
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+    else:
+        p = sweep(spec, out)
+        p.wait(timeout=600)
+    assert p.returncode == 0, p.stderr.read()
+    ids = finished_ids(out)
+    assert sorted(ids) == sorted(grid_ids())  # each run exactly once
+
+
+def test_concurrent_shards_cover_the_grid_without_overlap(spec, tmp_path):
+    out = tmp_path / "out"
+    procs = [sweep(spec, out, "--shard", f"{i}/2") for i in range(2)]
+    for p in procs:
+        assert p.wait(timeout=600) == 0, p.stderr.read()
+    ids = finished_ids(out)
+    assert sorted(ids) == sorted(grid_ids())
+    rerun = sweep(spec, out)
+    assert rerun.wait(timeout=600) == 0 and "0 to run" in rerun.stdout.read()
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"RANK": "3", "WORLD_SIZE": "8"}, (3, 8)),
+    ({"SLURM_ARRAY_TASK_ID": "12", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_COUNT": "4"}, (2, 4)),
+    ({}, (0, 1)),
+])
+def test_shard_comes_from_the_environment(env, expected, monkeypatch):
+    for k in ("RANK", "WORLD_SIZE", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_COUNT"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert train.shard_of(None) == expected
+    assert train.shard_of("1/5") == (1, 5)
+
+
+def test_ensemble_member_equals_the_run_alone():
+    base = train.RunConfig(nodes=60, edges=200, width=32, tokens=30_000, batch_size=10, eval_walks=20, eval_every=10)
+    members = [replace(base, lr=1e-3), replace(base, lr=1e-2), replace(base, lr=3e-3, seed=1)]
+    together = train.train_members(members, device="cpu", log=lambda *a: None)
+    for cfg, record in zip(members, together):
+        alone = train.train(cfg, device="cpu", log=lambda *a: None)
+        assert record["run"] == alone["run"] and record["ensemble"] == 3
+        assert [t for t, _ in record["curve"]] == [t for t, _ in alone["curve"]]
+        assert [v for _, v in record["curve"]] == pytest.approx([v for _, v in alone["curve"]], abs=1e-4)
+
+
+def test_diverged_member_does_not_disturb_the_others():
+    base = train.RunConfig(nodes=60, edges=200, width=32, tokens=20_000, batch_size=10, eval_walks=20, grad_clip=0)
+    good, bad = replace(base, lr=1e-3), replace(base, lr=1e30, seed=1)
+    ok, diverged = train.train_members([good, bad], device="cpu", log=lambda *a: None)
+    assert diverged["status"] == "diverged" and diverged["loss"] is None
+    assert ok["status"] == "ok" and ok["loss"] == pytest.approx(train.train(good, device="cpu", log=lambda *a: None)["loss"], abs=1e-4)
+
+
+@pytest.mark.parametrize("spec_text, message", [
+    ('{"widht": [32]}', "unknown run flag"),
+    ('{"graph": ["xx"]}', "not one of"),
+    ('{"width": [30]}', "divisible"),
+    ("not json", "not valid JSON"),
+])
+def test_bad_spec_exits_2_with_one_line(spec_text, message, tmp_path):
+    path = tmp_path / "spec.json"
+    path.write_text(spec_text)
+    p = sweep(path, tmp_path / "out")
+    p.wait(timeout=120)
+    lines = p.stderr.read().strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1 and message in lines[0]
