@@ -83,3 +83,35 @@ def test_cli_spectrum(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "graphs.py"), "er", "--nodes", "300", "--edges", "1500",
                         "--spectrum", "--window", "5", "6"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("error: window must be")
+
+
+# -----------------------------------------------------------------------------
+# spectra.py: the random-feature ridge check of the spectral theory
+
+import spectra  # noqa: E402
+
+
+@pytest.mark.parametrize("a", [0.5, 1.0])
+def test_ridge_exponent_matches_prediction(a):
+    # the default check (D = 16..256, N = 8D, M = 8192, 3 seeds x 64 teachers): within 0.05 of α_D = a
+    r = spectra.measure_data_exponent(a)
+    assert r["predicted"] == a and abs(r["measured"] - a) < 0.05 and r["se"] < 0.03
+    assert np.all(np.diff(r["error"]) < 0)
+
+
+def test_ridge_error_is_exact_test_error():
+    # the closed form Σ λ_k (w_k - v_k)² against a Monte Carlo test set, on a tiny problem
+    a, M, D = 1.0, 64, 8
+    err = spectra.ridge_test_error(a, [D], M=M, ratio=4, n_targets=1, seed=5)[0]
+    rng = np.random.default_rng(5)  # replay the draws of ridge_test_error
+    lam = np.arange(1, M + 1) ** -(1 + a)
+    w = rng.standard_normal((M, 1))
+    X = rng.standard_normal((D, M)) * np.sqrt(lam)
+    W = rng.standard_normal((4 * D, M))
+    phi = X @ W.T / np.sqrt(4 * D)
+    beta = np.linalg.pinv(phi) @ (X @ w)
+    X_test = rng.standard_normal((200_000, M)) * np.sqrt(lam)
+    mc = np.mean((X_test @ w - X_test @ W.T @ beta / np.sqrt(4 * D)) ** 2)
+    assert mc == pytest.approx(err, rel=0.02)
+    with pytest.raises(ValueError, match="a must be"):
+        spectra.measure_data_exponent(-1.0)
