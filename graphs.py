@@ -641,7 +641,8 @@ def power_law_fit(values, window=None):
     residual = y - (slope * x + intercept)
     dof = x.size - 2
     sigma2 = residual @ residual / dof if dof > 0 else 0.0
-    r2 = 1 - residual @ residual / max(((y - y.mean()) ** 2).sum(), 1e-300)
+    ss_total = ((y - y.mean()) ** 2).sum()
+    r2 = 1 - residual @ residual / ss_total if ss_total > 1e-24 * y.size else 1.0  # a flat run is fitted exactly
     xc = x - x.mean()
     (curve, *_), cov2 = np.polyfit(xc, y, 2, cov="unscaled")
     residual2 = y - np.polyval(np.polyfit(xc, y, 2), xc)

@@ -115,3 +115,16 @@ def test_ridge_error_is_exact_test_error():
     assert mc == pytest.approx(err, rel=0.02)
     with pytest.raises(ValueError, match="a must be"):
         spectra.measure_data_exponent(-1.0)
+
+
+def test_spectral_prediction_and_report(tmp_path, capsys):
+    fit = dict(slope=-1.8, slope_se=0.01, verdict="power law")
+    assert spectra.spectral_prediction(fit)["alpha_D"] == pytest.approx(0.8)
+    assert spectra.spectral_prediction(dict(fit, verdict="not a power law"))["alpha_D"] is None
+    assert spectra.spectral_prediction(dict(fit, slope=-0.5))["alpha_D"] is None  # a <= 0
+    spec, fitted = tmp_path / "spec.json", tmp_path / "fit.json"
+    spec.write_text(json.dumps(dict(joint=fit)))
+    fitted.write_text(json.dumps(dict(joint=dict(alpha=0.3, beta=0.7, ci=dict(alpha=[0.2, 0.4], beta=[0.6, 0.8])))))
+    rows = spectra.report([("toy", spec, fitted)])
+    assert rows[0]["alpha_D"] == pytest.approx(0.8) and rows[0]["beta_ci"] == [0.6, 0.8]
+    assert "| toy | 0.800 ± 0.010 | 0.800 | 0.700 [0.600, 0.800]" in capsys.readouterr().out
