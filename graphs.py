@@ -627,7 +627,8 @@ def power_law_fit(values, window=None):
     r2, max_residual (largest |log residual|, nats; 0.1 = a 10% miss) and curvature: a quadratic term in
     log r, reported as slope_drift (how much the local slope changes from one end of the window to the
     other) with its t statistic. Verdict "not a power law" when the curvature is significant (|t| > 3) and
-    drifts the slope by more than 20% of its value (or 0.05, whichever is larger): a curve, not a line.
+    drifts the slope by more than 20% of its value (or 0.05, whichever is larger): a curve, not a line;
+    "constant" when the values do not change over the window (slope 0 says nothing then).
     Caveat: ranked data have correlated residuals, so slope_se (the OLS one) is a lower bound.
     """
     values = np.asarray(values, dtype=np.float64)
@@ -652,7 +653,8 @@ def power_law_fit(values, window=None):
     curved = abs(curve_t) > 3 and abs(drift) > max(0.2 * abs(slope), 0.05)
     return dict(window=(lo, hi), slope=float(slope), intercept=float(intercept), slope_se=float(np.sqrt(cov[0, 0] * sigma2)),
                 r2=float(r2), max_residual=float(np.abs(residual).max()), slope_drift=float(drift),
-                curvature_t=float(curve_t), verdict="not a power law" if curved else "power law")
+                curvature_t=float(curve_t),
+                verdict="constant" if ss_total <= 1e-24 * y.size else "not a power law" if curved else "power law")
 
 
 def singular_values(M, k=100, dense_max=SVD_DENSE_MAX):
