@@ -98,8 +98,8 @@ def best_runs(records, warn_edge=True):
     """
     groups = {}
     for r in records:
-        key = json.dumps([r.get(k) for k in ("dataset", "V", "param", "n_layer", "width", "n_head", "block_size",
-                                             "batch_size", "tokens")] + [r["params"]["total"]], sort_keys=True)
+        key = json.dumps([r.get(k) for k in ("dataset", "dataset_args", "V", "param", "n_layer", "width",
+                                             "n_head", "block_size", "batch_size", "tokens")] + [r["params"]["total"]], sort_keys=True)
         groups.setdefault(key, []).append(r)
     best = []
     for group in groups.values():
