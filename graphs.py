@@ -416,6 +416,7 @@ def percolation_adjacency(L, p=None, kind="site", periodic=True, seed=0):
     holding the open bonds between occupied sites; occupied is the (L²,) mask of occupied sites. Site
     percolation occupies each site with probability p (all bonds between occupied sites open); bond
     percolation opens each bond with probability p (all sites occupied). p=None: the critical point.
+    seed: an int or a numpy Generator (whose stream the caller may continue).
     """
     L = _check_int("L", L, 3)
     kind = _check_kind(kind)
@@ -532,7 +533,7 @@ def borel_pmf(s, c=1.0):
     return np.exp(-c * s + (s - 1) * np.log(c * s) - gammaln(s + 1))
 
 
-def _forest(A, occupied, kappa, seed, name, args):
+def _forest(A, occupied, kappa, rng, name, args):
     """The block-diagonal chain over all clusters of >= 2 nodes (nodes ordered by cluster). Isolated nodes
     (clusters of size 1) have no step to take and are dropped, counted in n_dropped."""
     labels, sizes = cluster_sizes(A, occupied)
@@ -541,7 +542,7 @@ def _forest(A, occupied, kappa, seed, name, args):
         raise ValueError("empty graph: no cluster has 2 or more nodes")
     keep = keep[np.argsort(labels[keep], kind="stable")]
     clusters = np.unique(labels[keep], return_inverse=True)[1]
-    P = kappa_biased(A[keep][:, keep], check_kappa(kappa), np.random.default_rng(seed))
+    P = kappa_biased(A[keep][:, keep], check_kappa(kappa), rng)
     return Graph(P=P, name=name, args=args, n_dropped=int(occupied.sum() - keep.size), clusters=clusters)
 
 
@@ -553,17 +554,19 @@ def percolation_lattice(L, p=None, kind="site", periodic=True, forest=False, kap
     probability ∝ its size (Graph.stationary): power-law distributed subtasks at p_c, n_s ~ s^-187/91.
     """
     check_kappa(kappa)
-    A, occupied = percolation_adjacency(L, p, kind, periodic, seed)
+    rng = np.random.default_rng(seed)  # the configuration, then the neighbour ranking, from one stream
+    A, occupied = percolation_adjacency(L, p, kind, periodic, rng)
     args = dict(L=int(L), p=_check_p(p, kind), kind=kind, periodic=bool(periodic), forest=bool(forest),
                 kappa=float(kappa), seed=seed)
     if forest:
-        return _forest(A, occupied, kappa, seed, "percolation", args)
+        return _forest(A, occupied, kappa, rng, "percolation", args)
     site = np.flatnonzero(occupied)
-    return from_adjacency(A[site][:, site], False, kappa, seed, "percolation", args)
+    return from_adjacency(A[site][:, site], False, kappa, rng, "percolation", args)
 
 
 def critical_er_adjacency(n_nodes, c=1.0, seed=0):
-    """G(n, p) with p = c/(n-1), mean degree c (Poisson in the limit): the symmetric 0/1 adjacency."""
+    """G(n, p) with p = c/(n-1), mean degree c (Poisson in the limit): the symmetric 0/1 adjacency.
+    seed: an int or a numpy Generator."""
     n = _check_int("nodes", n_nodes, 2)
     if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) or not 0 < c < n - 1:
         raise ValueError(f"c (mean degree) must be a number in (0, nodes - 1), got {c!r}")
@@ -579,11 +582,12 @@ def critical_er(n_nodes, c=1.0, forest=False, kappa=0.0, seed=0):
     forest=False: the largest component; forest=True: all components of >= 2 nodes (see percolation_lattice).
     """
     check_kappa(kappa)
-    A = critical_er_adjacency(n_nodes, c, seed)
+    rng = np.random.default_rng(seed)
+    A = critical_er_adjacency(n_nodes, c, rng)
     args = dict(n_nodes=int(n_nodes), c=float(c), forest=bool(forest), kappa=float(kappa), seed=seed)
     if forest:
-        return _forest(A, np.ones(A.shape[0], dtype=bool), kappa, seed, "critical-er", args)
-    return from_adjacency(A, False, kappa, seed, "critical-er", args)
+        return _forest(A, np.ones(A.shape[0], dtype=bool), kappa, rng, "critical-er", args)
+    return from_adjacency(A, False, kappa, rng, "critical-er", args)
 
 
 def cluster_statistics(sizes, s_min=10):
