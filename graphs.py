@@ -1,7 +1,8 @@
 """
 A Markov chain as a graph: random-graph ensembles (Erdős–Rényi, Barabási–Albert, any networkx graph or
-edge list) -> one row-stochastic sparse transition matrix P over V tokens, and its exact statistics:
-stationary distribution, entropy rate, loss floor, spectral gap.
+edge list, critical percolation on the square lattice, critical Erdős–Rényi) -> one row-stochastic sparse
+transition matrix P over V tokens, and its exact statistics: stationary distribution, entropy rate, loss
+floor, spectral gap; cluster statistics (τ, D_f, p_c); spectra with honest power-law fits.
 
 A walk moves from node i to neighbour j with probability P[i, j]. In the κ-biased walk every node ranks
 its neighbours in a uniformly random order r = 1..k and moves to the r-th with probability ∝ r^(-κ)
@@ -13,6 +14,9 @@ All entropies and losses are in nats; "per prediction" means per predicted token
     python graphs.py er --nodes 1000 --edges 5000 --kappa 1
     python graphs.py ba --nodes 1000 --m 5
     python graphs.py file --edges-file edges.txt --directed --json out.json
+    python graphs.py percolation --L 256 --kind bond --forest --spanning 200
+    python graphs.py critical-er --nodes 1000000 --forest
+    python graphs.py ba --nodes 1000 --m 3 --spectrum --window 10 100 --plot ba.png
 """
 
 import argparse
