@@ -524,8 +524,11 @@ def largest_cluster_scaling(Ls, p=None, kind="site", periodic=True, n_samples=4,
     """
     if len(Ls) < 3:
         raise ValueError(f"largest_cluster_scaling needs >= 3 lattice sizes, got {len(Ls)}")
-    masses = np.array([np.mean([cluster_sizes(*percolation_adjacency(L, p, kind, periodic, seed + 1000 * i + r))[1].max()
-                                for r in range(n_samples)]) for i, L in enumerate(Ls)])
+    def largest(L, sample_seed):
+        return cluster_sizes(*percolation_adjacency(L, p, kind, periodic, sample_seed))[1].max()
+
+    masses = np.array([np.mean([largest(L, seed + 1000 * i + r) for r in range(n_samples)])
+                       for i, L in enumerate(Ls)])
     fit = np.polyfit(np.log(Ls), np.log(masses), 1, cov=True)
     return masses, float(fit[0][0]), float(np.sqrt(fit[1][0, 0]))
 
@@ -653,13 +656,14 @@ def power_law_fit(values, window=None):
     ss_total = ((y - y.mean()) ** 2).sum()
     r2 = 1 - residual @ residual / ss_total if ss_total > 1e-24 * y.size else 1.0  # a flat run is fitted exactly
     xc = x - x.mean()
-    (curve, *_), cov2 = np.polyfit(xc, y, 2, cov="unscaled")
-    residual2 = y - np.polyval(np.polyfit(xc, y, 2), xc)
+    coef2, cov2 = np.polyfit(xc, y, 2, cov="unscaled")
+    curve, residual2 = coef2[0], y - np.polyval(coef2, xc)
     sigma2_quad = residual2 @ residual2 / max(x.size - 3, 1)
     curve_t = curve / np.sqrt(max(cov2[0, 0] * sigma2_quad, 1e-300))
     drift = 2 * curve * (x[-1] - x[0])
     curved = abs(curve_t) > 3 and abs(drift) > max(0.2 * abs(slope), 0.05)
-    return dict(window=(lo, hi), slope=float(slope), intercept=float(intercept), slope_se=float(np.sqrt(cov[0, 0] * sigma2)),
+    return dict(window=(lo, hi), slope=float(slope), intercept=float(intercept),
+                slope_se=float(np.sqrt(cov[0, 0] * sigma2)),
                 r2=float(r2), max_residual=float(np.abs(residual).max()), slope_drift=float(drift),
                 curvature_t=float(curve_t),
                 verdict="constant" if ss_total <= 1e-24 * y.size else "not a power law" if curved else "power law")

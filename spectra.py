@@ -146,7 +146,8 @@ def main(argv=None):
         else:
             results = [measure_data_exponent(a, args.D, args.seeds, args.M, args.ratio) for a in args.a]
             for r in results:
-                print(f"a={r['a']:g}: predicted α_D={r['predicted']:.3f}  measured {r['measured']:.3f} ± {r['se']:.3f}")
+                print(f"a={r['a']:g}: predicted α_D={r['predicted']:.3f}  "
+                      f"measured {r['measured']:.3f} ± {r['se']:.3f}")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
