@@ -48,6 +48,12 @@ class RunConfig:
     edges_file: str | None = None
     directed: bool = False
     kappa: float = 0.0
+    L: int = 256                  # percolation: lattice side
+    p: float | None = None        # percolation: occupation probability (None: the critical point)
+    kind: str = "site"            # percolation: site or bond
+    open: bool = False            # percolation: open instead of periodic boundaries
+    forest: bool = False          # percolation, critical-er: every cluster, not just the largest
+    c: float = 1.0                # critical-er: mean degree
     graph_seed: int = 0
     start: str = "stationary"
     data_tokens: int = 0          # 0: fresh walks every step (one epoch); > 0: a fixed dataset reused
@@ -287,7 +293,8 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
     t_start, cfg, E = time.time(), cfgs[0], len(cfgs)
     device = pick_device(device)
     dtype, ctx = autocast_for(device, dtype)
-    graph = graphs.make(cfg.graph, cfg.nodes, cfg.edges, cfg.m, cfg.edges_file, cfg.directed, cfg.kappa, cfg.graph_seed)
+    graph = graphs.make(cfg.graph, cfg.nodes, cfg.edges, cfg.m, cfg.edges_file, cfg.directed, cfg.kappa,
+                        cfg.graph_seed, cfg.L, cfg.p, cfg.kind, not cfg.open, cfg.forest, cfg.c)
     floor = graph.loss_floor(cfg.start, cfg.block_size)
     template, params, lr_mult, decay = build_members(cfgs, graph.V, device)
     state = dict(t=0, m={n: torch.zeros_like(p) for n, p in params.items()},
@@ -471,10 +478,11 @@ def read_records(out_dir):
 
 
 def estimated_flops(cfg):
-    """Training FLOPs of a run, taking V = nodes (the true V is known only once the graph is built)."""
+    """Training FLOPs of a run, taking V = nodes, or L^2 for percolation (the true V is known only once
+    the graph is built)."""
+    V = cfg.L ** 2 if cfg.graph == "percolation" else cfg.nodes
     with torch.device("meta"):
-        model = GPT(GPTConfig(vocab_size=cfg.nodes, block_size=cfg.block_size, n_layer=cfg.n_layer,
-                              width=cfg.width, head_dim=cfg.head_dim, tie_weights=cfg.tie_weights))
+        model = GPT(model_config(cfg, V))
     return model.flops_per_token() * cfg.steps * cfg.batch_size * cfg.block_size
 
 
@@ -554,8 +562,9 @@ def build_parser():
     d = RunConfig()
     p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = p.add_argument_group("dataset (a random walk on a graph)")
-    g.add_argument("--graph", choices=["er", "ba", "file"], default=d.graph,
-                   help="er: Erdos-Renyi G(n, m); ba: Barabasi-Albert; file: an edge list (--edges-file)")
+    g.add_argument("--graph", choices=["er", "ba", "file", "percolation", "critical-er"], default=d.graph,
+                   help="er: Erdos-Renyi G(n, m); ba: Barabasi-Albert; file: an edge list (--edges-file); "
+                   "percolation: clusters of an L x L lattice; critical-er: G(n, c/n)")
     g.add_argument("--nodes", type=int, default=d.nodes, help="number of nodes (er, ba)")
     g.add_argument("--edges", type=count, default=d.edges, help="number of undirected edges (er)")
     g.add_argument("--m", type=int, default=d.m, help="edges attached per new node (ba)")
@@ -563,6 +572,13 @@ def build_parser():
     g.add_argument("--directed", action="store_true", help="read the edge file as directed edges")
     g.add_argument("--kappa", type=float, default=d.kappa,
                    help="walk bias: move to the r-th ranked neighbour with probability ~ r^-kappa (0: unbiased)")
+    g.add_argument("--L", type=int, default=d.L, help="percolation: lattice side")
+    g.add_argument("--p", type=float, default=d.p, help="percolation: occupation probability (default: critical)")
+    g.add_argument("--kind", choices=["site", "bond"], default=d.kind, help="percolation: site or bond")
+    g.add_argument("--open", action="store_true", help="percolation: open boundaries (default periodic)")
+    g.add_argument("--forest", action="store_true",
+                   help="percolation, critical-er: walk on every cluster (start site uniform), not the largest")
+    g.add_argument("--c", type=float, default=d.c, help="critical-er: mean degree (1: critical)")
     g.add_argument("--graph-seed", type=int, default=d.graph_seed, help="seed of the graph and its neighbour ranks")
     g.add_argument("--start", choices=["stationary", "uniform"], default=d.start, help="first-token distribution")
     g.add_argument("--data-tokens", type=count, default=d.data_tokens,
