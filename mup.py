@@ -99,9 +99,10 @@ def apply(model, param="sp", base_width=64):
     # shrink like 1/sqrt(m): μP's initial output vanishes as the width grows.
     config.readout_mult = base_width / config.width
     # Attention: TP5 scales q.k by 1/head_dim, not 1/sqrt(head_dim), because trained q and k are correlated
-    # and q.k grows like head_dim (TP5 Sec. 4 and Table 3); anchored to SP at the base model the scale is
-    # sqrt(base_head_dim) / head_dim. This model widens by adding heads of a fixed head_dim, so head_dim =
-    # base_head_dim at every width and the scale stays SP's 1/sqrt(head_dim): q.k sums a fixed number of terms.
+    # and q.k grows like head_dim (TP5, Table 3 and its notes on attention); anchored to SP at the base
+    # model, the scale is sqrt(base_head_dim) / head_dim. This model widens by adding heads of a fixed
+    # head_dim, so head_dim = base_head_dim at every width and the scale stays SP's 1/sqrt(head_dim):
+    # q.k sums the same number of terms at every width.
     config.attn_scale = 1 / math.sqrt(config.head_dim)
     # Embeddings: a table lookup has fan_in 1 at every width, so SP's init and embed_mult = 1 already are
     # μP's (TP5 Table 8, input weights).
@@ -137,7 +138,7 @@ def param_groups(model, lr, weight_decay, param="sp", base_width=64, embed_lr_mu
 
 
 # ---------------------------------------------------------------------------------------------------
-# the coordinate check (TP5 Sec. D.1; the `mup` package's get_coord_data and its test)
+# the coordinate check (TP5's "coord check"; the `mup` package's get_coord_data and its test)
 #
 # Each width trains a few AdamW steps at a fixed lr on one fixed batch; the mean |output| of every module
 # should then be the same at every width under μP, and grow with width under SP. Three choices make the
@@ -343,14 +344,15 @@ def fail(message):
 
 def build_parser(count):
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--param", default="mup", help=f"parametrization: {' or '.join(PARAMS)} (default mup)")
-    common.add_argument("--base-width", type=int, default=64, help="width at which μP equals SP (default 64)")
+    common.add_argument("--param", default="mup", help=f"parametrization: {' or '.join(PARAMS)}")
+    common.add_argument("--base-width", type=int, default=64, help="width at which μP equals SP")
     common.add_argument("--head-dim", type=int, default=16, help="dimension per attention head: n_head = width / head_dim")
-    common.add_argument("--plot", help="PNG of the result (default out/<command>_<param>.png)")
+    common.add_argument("--plot", help="PNG of the result (None: out/<command>_<param>.png)")
     common.add_argument("--json", metavar="PATH", help="also write the numbers to PATH as JSON")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    cc = sub.add_parser("coord-check", parents=[common], help="mean |activation| per module and width over a few steps")
+    defaults = dict(parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    cc = sub.add_parser("coord-check", help="mean |activation| per module and width over a few steps", **defaults)
     cc.add_argument("--widths", default="32,64,128,256,512", help="comma-separated widths, with pairs 4x apart")
     cc.add_argument("--steps", type=int, default=5, help="AdamW updates (the check reads steps 1-3)")
     cc.add_argument("--lr", type=float, default=2 ** -9, help="constant learning rate (of the base-width model)")
@@ -360,16 +362,16 @@ def build_parser(count):
     cc.add_argument("--keep-readout-init", action="store_true",
                     help="keep the readout's N(0, 0.02^2) init instead of zero (the logits then fail under μP: "
                          "their init term shrinks like 1/sqrt(width / base width))")
-    lt = sub.add_parser("lr-transfer", parents=[common], help="final loss against learning rate at several widths")
+    lt = sub.add_parser("lr-transfer", help="final loss against learning rate at several widths", **defaults)
     lt.add_argument("--widths", default="32,64,128,256", help="comma-separated widths")
     lt.add_argument("--lrs", default=",".join(str(2.0 ** -k) for k in range(11, 4, -1)),
-                    help="comma-separated peak learning rates (default 2^-11 .. 2^-5, a factor 2 apart)")
+                    help="comma-separated peak learning rates (2^-11 .. 2^-5, a factor 2 apart)")
     lt.add_argument("--tokens", type=count, default=100_000, help="training tokens per run, e.g. 100k")
-    lt.add_argument("--batch-size", type=int, default=20, help="walks per step (100 steps of 20 by default)")
+    lt.add_argument("--batch-size", type=int, default=20, help="walks per step (100k tokens: 100 steps of 20 walks)")
     lt.add_argument("--embed-lr-mult", type=float, default=1.0, help="extra factor on the embeddings' learning rate")
     lt.add_argument("--seed", type=int, default=0, help="seed of every run")
     lt.add_argument("--out", help="directory of the run records, appended to DIR/runs.jsonl; runs already "
-                                  "there are not trained again (default out/lr_transfer_<param>)")
+                                  "there are not trained again (None: out/lr_transfer_<param>)")
     for parser in (p, cc, lt):
         parser.error = fail  # a bad flag gets one line, like every other bad input
     return p
