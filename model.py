@@ -113,10 +113,13 @@ class GPT(nn.Module):
         if T > self.config.block_size:
             raise ValueError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
         pos = torch.arange(T, device=idx.device)
-        x = self.config.embed_mult * (self.wte(idx) + self.wpe(pos))
+        x = self.wte(idx) + self.wpe(pos)
+        if self.config.embed_mult != 1:  # skipped at 1: a multiply is a full pass over the tensor
+            x = self.config.embed_mult * x
         for block in self.blocks:
             x = block(x)
-        return self.config.readout_mult * self.lm_head(self.ln_f(x))
+        logits = self.lm_head(self.ln_f(x))
+        return logits if self.config.readout_mult == 1 else self.config.readout_mult * logits
 
     def param_counts(self):
         """Parameters by part (DESIGN.md): total; embedding = token + position tables; readout = the

@@ -167,10 +167,13 @@ def shape_key(cfg):
 
 def build_members(cfgs, V, device):
     """Initialise each member exactly as it would be alone (torch.manual_seed(its seed), then mup.apply),
-    then stack: every parameter becomes one leaf tensor with a leading member dimension E. Returns the
-    template model (on the meta device: it holds the code and the multipliers, not the weights), the
-    stacked parameters, and per-parameter (E,) tensors of lr multipliers and weight decays."""
-    members, hyper = [], []
+    then lay all parameters out in one flat buffer, parameter by parameter, each an (E, *shape) block of
+    the E members. Every parameter is a leaf view of `flat`, and its .grad a view of `grad`, so backward
+    writes straight into one buffer and AdamW is a few whole-buffer operations. Returns a dict: the
+    template model (on the meta device: it holds the code and the multipliers, not the weights), `params`,
+    `flat`, `grad`, `member` (the member of each entry), the per-entry lr multipliers and weight decays of
+    mup.param_groups, and AdamW's state (m, v, t)."""
+    models, hyper = [], []
     for cfg in cfgs:
         torch.manual_seed(cfg.seed)
         model = GPT(model_config(cfg, V))
@@ -178,15 +181,29 @@ def build_members(cfgs, V, device):
         name_of = {id(p): n for n, p in model.named_parameters()}
         groups = mup.param_groups(model, cfg.lr, cfg.weight_decay, cfg.param, cfg.base_width, cfg.embed_lr_mult)
         hyper.append({name_of[id(p)]: (g["lr_mult"], g["weight_decay"]) for g in groups for p in g["params"]})
-        members.append(dict(model.named_parameters()))
-    params = {n: torch.stack([m[n].detach() for m in members]).to(device).requires_grad_() for n in members[0]}
-    lr_mult = {n: torch.tensor([h[n][0] for h in hyper], device=device) for n in params}
-    decay = {n: torch.tensor([h[n][1] for h in hyper], device=device) for n in params}
-    return model.to("meta"), params, lr_mult, decay
+        models.append(dict(model.named_parameters()))
+    E, names = len(cfgs), list(models[0])
+    blocks = [torch.stack([m[n].detach() for m in models]) for n in names]
+    flat = torch.cat([b.flatten() for b in blocks]).to(device)
+    grad = torch.zeros_like(flat)
+    params, offset = {}, 0
+    for n, b in zip(names, blocks):
+        params[n] = flat[offset:offset + b.numel()].view(b.shape).requires_grad_()
+        params[n].grad = grad[offset:offset + b.numel()].view(b.shape)
+        offset += b.numel()
+
+    def per_entry(values):  # values[e] for every entry of member e, in the buffer's layout
+        return torch.cat([torch.tensor(values(n)).repeat_interleave(b[0].numel()) for n, b in zip(names, blocks)])
+    return dict(template=model.to("meta"), params=params, flat=flat, grad=grad,
+                member=per_entry(lambda n: list(range(E))).to(device),
+                lr_mult=per_entry(lambda n: [h[n][0] for h in hyper]).to(device, flat.dtype),
+                decay=per_entry(lambda n: [h[n][1] for h in hyper]).to(device, flat.dtype),
+                m=torch.zeros_like(flat), v=torch.zeros_like(flat), t=0)
 
 
-def forward(template, params, x):
+def forward(members, x):
     """Logits (E, B, T, V) of each member on its own tokens x (E, B, T)."""
+    template, params = members["template"], members["params"]
     if x.size(0) == 1:  # a lone run: a plain call, with the fused attention kernel
         return functional_call(template, {n: p[0] for n, p in params.items()}, (x[0],)).unsqueeze(0)
     with sdpa_kernel(SDPBackend.MATH):  # vmap has no batching rule for the fused kernels; the math one has
@@ -194,59 +211,57 @@ def forward(template, params, x):
 
 
 @torch.no_grad()
-def adamw_step(params, state, lrs, decay, betas=(0.9, 0.95), eps=1e-8):
-    """AdamW (Loshchilov & Hutter 2019) exactly as torch.optim.AdamW computes it, vectorised over the
-    members: lrs[name] and decay[name] are (E,) tensors, so every member has its own learning rate."""
+def adamw_step(members, lr, betas=(0.9, 0.95), eps=1e-8):
+    """AdamW (Loshchilov & Hutter 2019) as torch.optim.AdamW computes it, on the flat buffer of all
+    members at once: lr (E,) is each member's scheduled learning rate, times its per-parameter lr_mult."""
     b1, b2 = betas
-    state["t"] += 1
-    c1, c2 = 1 - b1 ** state["t"], 1 - b2 ** state["t"]
-    for n, p in params.items():
-        shape = (-1,) + (1,) * (p.dim() - 1)
-        lr, wd = lrs[n].view(shape), decay[n].view(shape)
-        m, v = state["m"][n], state["v"][n]
-        p.mul_(1 - lr * wd)                       # decoupled weight decay
-        m.lerp_(p.grad, 1 - b1)
-        v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-        p.sub_(lr / c1 * m / ((v / c2).sqrt_() + eps))
+    flat, g, m, v = members["flat"], members["grad"], members["m"], members["v"]
+    members["t"] += 1
+    c1, c2 = 1 - b1 ** members["t"], 1 - b2 ** members["t"]
+    lr = lr.to(flat.dtype)[members["member"]] * members["lr_mult"]
+    flat.mul_(1 - lr * members["decay"])  # decoupled weight decay
+    m.lerp_(g, 1 - b1)
+    v.mul_(b2).addcmul_(g, g, value=1 - b2)
+    flat.sub_(lr / c1 * m / ((v / c2).sqrt_() + eps))
 
 
 @torch.no_grad()
-def clip_grad_norms(params, max_norm):
-    """Scale each member's gradient to global norm <= max_norm[e] (0: no clipping), as clip_grad_norm_."""
-    norms = torch.stack([p.grad.flatten(1).float().pow(2).sum(1) for p in params.values()]).sum(0).sqrt()
+def clip_grad_norms(members, max_norm):
+    """Scale each member's gradient to norm <= max_norm[e] (0: no clipping), as clip_grad_norm_ does."""
+    g, member = members["grad"], members["member"]
+    norms = torch.zeros(len(max_norm), device=g.device).index_add_(0, member, g.float().pow(2)).sqrt()
     coef = torch.where(max_norm > 0, (max_norm / (norms + 1e-6)).clamp(max=1.0), torch.ones_like(norms))
-    for p in params.values():
-        p.grad.mul_(coef.view((-1,) + (1,) * (p.dim() - 1)).to(p.grad.dtype))
+    g.mul_(coef.to(g.dtype)[member])
 
 
-def train_step(template, params, state, batch, lrs, decay, max_norm, live, ctx):
-    """One AdamW step of every live member on its (B, T+1) slice of batch (E, B, T+1); returns the (E,)
-    mean sampled cross-entropies in nats. A member whose loss is not finite gets no gradient."""
+def train_step(members, batch, lr, max_norm, live, ctx):
+    """One AdamW step of every live member on its (B, T+1) slice of batch (E, B, T+1) at learning rates
+    lr (E,); returns the (E,) mean sampled cross-entropies in nats. A member whose loss is not finite gets
+    no gradient."""
     x, y = batch[..., :-1], batch[..., 1:]
     with ctx:
-        logits = forward(template, params, x)
+        logits = forward(members, x)
     losses = F.cross_entropy(logits.float().flatten(0, 2), y.flatten(), reduction="none").view(len(x), -1).mean(1)
     live = live & torch.isfinite(losses)
-    for p in params.values():
-        p.grad = None
+    members["grad"].zero_()
     losses[live].sum().backward()  # members are independent: the sum's gradient is each one's own
-    clip_grad_norms(params, max_norm)
-    adamw_step(params, state, lrs, decay)
+    clip_grad_norms(members, max_norm)
+    adamw_step(members, lr)
     return losses.detach()
 
 
 @torch.no_grad()
-def evaluate(template, params, eval_tokens, graph, ctx):
+def evaluate(members, eval_tokens, graph, ctx):
     """Per member (E,) lists of (expected loss, sampled loss) in nats on the held-out walks: the expected
     loss is the cross-entropy against the true next-token rows of P (DESIGN.md), the sampled one against
     the walk's next token. Chunks keep the logits of all members under ~2e7 floats."""
-    E, (n, T) = len(next(iter(params.values()))), eval_tokens.shape
+    E, (n, T) = len(next(iter(members["params"].values()))), eval_tokens.shape
     chunk = max(1, int(2e7 // (E * T * graph.V)))
     expected, sampled = torch.zeros(E), torch.zeros(E)
     for c in eval_tokens.split(chunk):
         x, y = c[:, :-1], c[:, 1:]
         with ctx:
-            logits = forward(template, params, x.expand(E, *x.shape))
+            logits = forward(members, x.expand(E, *x.shape))
         log_probs = F.log_softmax(logits.float(), dim=-1)
         for e in range(E):
             expected[e] += walks.expected_loss(log_probs[e], x, graph).item() * len(c)
@@ -254,24 +269,22 @@ def evaluate(template, params, eval_tokens, graph, ctx):
     return (expected / n).tolist(), (sampled / n).tolist()
 
 
-def save_checkpoint(path, params, state, step, curves, live, cfgs):
+def save_checkpoint(path, members, step, curves, live, cfgs):
     tmp = f"{path}.tmp"
-    torch.save(dict(params={n: p.detach() for n, p in params.items()}, m=state["m"], v=state["v"], t=state["t"],
-                    step=step, curves=curves, live=live.tolist(), runs=[c.run_id() for c in cfgs]), tmp)
+    torch.save(dict(flat=members["flat"].detach(), m=members["m"], v=members["v"], t=members["t"], step=step,
+                    curves=curves, live=live.tolist(), runs=[c.run_id() for c in cfgs]), tmp)
     os.replace(tmp, path)  # atomic: a crash mid-save leaves the previous checkpoint intact
 
 
-def load_checkpoint(path, params, state, cfgs):
+def load_checkpoint(path, members, cfgs):
     """Restore a checkpoint of these same runs (weights_only: never unpickle arbitrary objects)."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if ckpt["runs"] != [c.run_id() for c in cfgs]:
         raise ValueError(f"checkpoint {path} belongs to runs {ckpt['runs']}, not {[c.run_id() for c in cfgs]}")
     with torch.no_grad():
-        for n, p in params.items():
-            p.copy_(ckpt["params"][n])
-            state["m"][n].copy_(ckpt["m"][n])
-            state["v"][n].copy_(ckpt["v"][n])
-    state["t"] = ckpt["t"]
+        for key in ("flat", "m", "v"):
+            members[key].copy_(ckpt[key])
+    members["t"] = ckpt["t"]
     return ckpt["step"], ckpt["curves"], torch.tensor(ckpt["live"])
 
 
@@ -296,9 +309,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
     graph = graphs.make(cfg.graph, cfg.nodes, cfg.edges, cfg.m, cfg.edges_file, cfg.directed, cfg.kappa,
                         cfg.graph_seed, cfg.L, cfg.p, cfg.kind, not cfg.open, cfg.forest, cfg.c)
     floor = graph.loss_floor(cfg.start, cfg.block_size)
-    template, params, lr_mult, decay = build_members(cfgs, graph.V, device)
-    state = dict(t=0, m={n: torch.zeros_like(p) for n, p in params.items()},
-                 v={n: torch.zeros_like(p) for n, p in params.items()})
+    members = build_members(cfgs, graph.V, device)
     max_norm = torch.tensor([c.grad_clip for c in cfgs], device=device)
     step_fn = torch.compile(train_step) if compile else train_step
 
@@ -306,7 +317,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
     eval_every = cfg.eval_every or max(1, cfg.steps // 20)
     step, curves, live = 0, [[] for _ in cfgs], torch.ones(E, dtype=torch.bool, device=device)
     if ckpt and os.path.exists(ckpt):
-        step, curves, live = load_checkpoint(ckpt, params, state, cfgs)
+        step, curves, live = load_checkpoint(ckpt, members, cfgs)
         live = live.to(device)
         log(f"resumed from {ckpt} at step {step}")
     seeds = sorted({c.seed for c in cfgs})
@@ -326,13 +337,12 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
     while step < cfg.steps and live.any():
         if stop_after is not None and step >= stop_after:
             if ckpt:
-                save_checkpoint(ckpt, params, state, step, curves, live, cfgs)
+                save_checkpoint(ckpt, members, step, curves, live, cfgs)
             return [dict(run=c.run_id(), status="stopped", tokens=step * tokens_per_step) for c in cfgs]
         t0 = time.time()
         batch = {s: next(streams[s]) for s in seeds}
         lrs = torch.tensor([lr_at(step, c) for c in cfgs], device=device) * live
-        losses = step_fn(template, params, state, torch.stack([batch[c.seed] for c in cfgs]),
-                         {n: lrs * lr_mult[n] for n in params}, decay, max_norm, live, ctx).tolist()
+        losses = step_fn(members, torch.stack([batch[c.seed] for c in cfgs]), lrs, max_norm, live, ctx).tolist()
         for e, value in enumerate(losses):
             if live[e] and not math.isfinite(value):
                 live[e], status[e], done_steps[e] = False, "diverged", step
@@ -341,7 +351,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
         train_time += time.time() - t0
 
         if step % eval_every == 0 or step == cfg.steps:
-            evals = evaluate(template, params, eval_tokens, graph, ctx)
+            evals = evaluate(members, eval_tokens, graph, ctx)
             for e in range(E):
                 if live[e] and not math.isfinite(evals[0][e]):  # finite train loss, but the weights blew up
                     live[e], status[e], done_steps[e] = False, "diverged", step
@@ -356,10 +366,10 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
                 f"| excess {best - floor:.4f} | {rate / 1e3:.1f}k tok/s | {rate * flops_per_token / 1e9:.2f} "
                 f"GFLOP/s{mfu} | eta {eta:.0f}s" + (f" | best of {int(live.sum())} members" if E > 1 else ""))
             if ckpt:
-                save_checkpoint(ckpt, params, state, step, curves, live, cfgs)
+                save_checkpoint(ckpt, members, step, curves, live, cfgs)
 
     if evals is None:  # resumed from a checkpoint taken at the last step
-        evals = evaluate(template, params, eval_tokens, graph, ctx)
+        evals = evaluate(members, eval_tokens, graph, ctx)
     records = []
     for e, c in enumerate(cfgs):
         ok = status[e] == "ok"
@@ -495,8 +505,9 @@ def ensembles(configs, size):
 
 
 def run_sweep(args, parser):
-    if args.ensemble < 1:
-        raise ValueError(f"--ensemble must be >= 1, got {args.ensemble}")
+    if args.ensemble < 0:
+        raise ValueError(f"--ensemble must be >= 0, got {args.ensemble}")
+    ensemble_size = args.ensemble or (1 if pick_device(args.device).type == "cpu" else 8)
     configs = expand_sweep(load_spec(args.sweep), parser, config_from_args(args))
     shard, n_shards = shard_of(args.shard)
     mine = configs[shard::n_shards]
@@ -514,7 +525,7 @@ def run_sweep(args, parser):
     os.makedirs(os.path.join(args.out, "ckpt"), exist_ok=True)
     path = os.path.join(args.out, "runs.jsonl" if n_shards == 1 else f"runs.{shard}-of-{n_shards}.jsonl")
     t0, flops_done, finished = time.time(), 0.0, 0
-    for group in ensembles(todo, args.ensemble):
+    for group in ensembles(todo, ensemble_size):
         key = hashlib.sha1(" ".join(c.run_id() for c in group).encode()).hexdigest()[:12]
         ckpt = os.path.join(args.out, "ckpt", key + ".pt")
         try:
@@ -621,8 +632,9 @@ def build_parser():
                    "RANK/WORLD_SIZE or a Slurm array's SLURM_ARRAY_TASK_ID/COUNT)")
     g.add_argument("--dry-run", action="store_true", help="list the sweep's runs with estimated FLOPs and time")
     g.add_argument("--verbose", action="store_true", help="print each run's step lines during a sweep")
-    g.add_argument("--ensemble", type=int, default=8,
-                   help="train up to this many runs that differ only in lr/seed together as one batched model (1: off)")
+    g.add_argument("--ensemble", type=int, default=0,
+                   help="train up to this many runs that differ only in lr/seed together as one batched model "
+                   "(1: off; 0: 8 on GPUs, 1 on CPUs, where batched matmuls are slower than one after another)")
     return p
 
 
