@@ -409,8 +409,9 @@ def append_record(path, record):
 # ---------------------------------------------------------------------------------------------------
 # sweeps: a grid of runs that resumes, shards and survives kill -9
 
-# The README's first scaling law: widths x token budgets x learning rates on ER 1000 nodes / 5000 edges.
-QUICK_SWEEP = dict(width=[16, 32, 64, 128], tokens=["100k", "200k", "500k", "1M"], lr=[3e-3, 1e-2])
+# The README's first scaling law: widths x token budgets x learning rates on ER 1000 nodes / 5000 edges,
+# in batches of 20 walks, so that even the smallest budget takes 100 steps.
+QUICK_SWEEP = dict(width=[16, 32, 64, 128], tokens=["100k", "200k", "500k", "1M"], lr=[3e-3, 1e-2], batch_size=20)
 FINISHED = ("ok", "diverged")  # a failed run (an exception) is retried by the next invocation
 
 
