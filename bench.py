@@ -202,7 +202,7 @@ def main(argv=None):
         print(f"  {r['width']:>5} {r['params']:>9,} {r['tokens_per_s']:>15,.0f} {r['reference_tokens_per_s']:>18,.0f} "
               f"{r['ratio']:>6.2f} {r['flops_per_s'] / 1e9:>8.1f}")
     ens = bench_ensemble([w for w in widths if w <= 64] or widths[:1], 1000, repeats)
-    print(f"\nensembles: 8 members (4 lrs x 2 seeds) in one batched step vs one after another")
+    print("\nensembles: 8 members (4 lrs x 2 seeds) in one batched step vs one after another")
     print(f"  {'width':>5} {'ensemble s/step':>16} {'sequential s/step':>18} {'speedup':>8}")
     for r in ens:
         print(f"  {r['width']:>5} {r['ensemble_s']:>16.3f} {r['sequential_s']:>18.3f} {r['speedup']:>8.2f}")
