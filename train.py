@@ -234,13 +234,13 @@ def clip_grad_norms(members, max_norm):
     g.mul_(coef.to(g.dtype)[member])
 
 
-def train_step(members, batch, lr, max_norm, live, ctx):
+def train_step(members, batch, lr, max_norm, live, ctx, fwd=forward):
     """One AdamW step of every live member on its (B, T+1) slice of batch (E, B, T+1) at learning rates
     lr (E,); returns the (E,) mean sampled cross-entropies in nats. A member whose loss is not finite gets
-    no gradient."""
+    no gradient. fwd is forward or its torch.compile'd version."""
     x, y = batch[..., :-1], batch[..., 1:]
     with ctx:
-        logits = forward(members, x)
+        logits = fwd(members, x)
     losses = F.cross_entropy(logits.float().flatten(0, 2), y.flatten(), reduction="none").view(len(x), -1).mean(1)
     live = live & torch.isfinite(losses)
     members["grad"].zero_()
@@ -251,7 +251,7 @@ def train_step(members, batch, lr, max_norm, live, ctx):
 
 
 @torch.no_grad()
-def evaluate(members, eval_tokens, graph, ctx):
+def evaluate(members, eval_tokens, graph, ctx, fwd=forward):
     """Per member (E,) lists of (expected loss, sampled loss) in nats on the held-out walks: the expected
     loss is the cross-entropy against the true next-token rows of P (DESIGN.md), the sampled one against
     the walk's next token. Chunks keep the logits of all members under ~2e7 floats."""
@@ -261,7 +261,7 @@ def evaluate(members, eval_tokens, graph, ctx):
     for c in eval_tokens.split(chunk):
         x, y = c[:, :-1], c[:, 1:]
         with ctx:
-            logits = forward(members, x.expand(E, *x.shape))
+            logits = fwd(members, x.expand(E, *x.shape))
         log_probs = F.log_softmax(logits.float(), dim=-1)
         for e in range(E):
             expected[e] += walks.expected_loss(log_probs[e], x, graph).item() * len(c)
@@ -311,7 +311,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
     floor = graph.loss_floor(cfg.start, cfg.block_size)
     members = build_members(cfgs, graph.V, device)
     max_norm = torch.tensor([c.grad_clip for c in cfgs], device=device)
-    step_fn = torch.compile(train_step) if compile else train_step
+    fwd = torch.compile(forward) if compile else forward  # the model only: inductor fails on the clip's scatter
 
     eval_tokens = walks.eval_set(graph, cfg.eval_walks, cfg.block_size + 1, EVAL_SEED, device, cfg.start)
     eval_every = cfg.eval_every or max(1, cfg.steps // 20)
@@ -342,7 +342,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
         t0 = time.time()
         batch = {s: next(streams[s]) for s in seeds}
         lrs = torch.tensor([lr_at(step, c) for c in cfgs], device=device) * live
-        losses = step_fn(members, torch.stack([batch[c.seed] for c in cfgs]), lrs, max_norm, live, ctx).tolist()
+        losses = train_step(members, torch.stack([batch[c.seed] for c in cfgs]), lrs, max_norm, live, ctx, fwd).tolist()
         for e, value in enumerate(losses):
             if live[e] and not math.isfinite(value):
                 live[e], status[e], done_steps[e] = False, "diverged", step
@@ -351,7 +351,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
         train_time += time.time() - t0
 
         if step % eval_every == 0 or step == cfg.steps:
-            evals = evaluate(members, eval_tokens, graph, ctx)
+            evals = evaluate(members, eval_tokens, graph, ctx, fwd)
             for e in range(E):
                 if live[e] and not math.isfinite(evals[0][e]):  # finite train loss, but the weights blew up
                     live[e], status[e], done_steps[e] = False, "diverged", step
@@ -369,7 +369,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
                 save_checkpoint(ckpt, members, step, curves, live, cfgs)
 
     if evals is None:  # resumed from a checkpoint taken at the last step
-        evals = evaluate(members, eval_tokens, graph, ctx)
+        evals = evaluate(members, eval_tokens, graph, ctx, fwd)
     records = []
     for e, c in enumerate(cfgs):
         ok = status[e] == "ok"

@@ -36,6 +36,14 @@ def test_resume_from_checkpoint_gives_the_uninterrupted_curve(tmp_path):
     assert resumed["curve"] == full["curve"] and resumed["loss"] == full["loss"]
 
 
+def test_compiled_model_trains_like_eager():
+    cfg = replace(TINY, tokens=10_000)
+    eager = train.train(cfg, device="cpu", log=quiet)
+    compiled = train.train(cfg, device="cpu", compile=True, log=quiet)
+    assert compiled["status"] == "ok"
+    assert [v for _, v in compiled["curve"]] == pytest.approx([v for _, v in eager["curve"]], abs=1e-3)
+
+
 def test_record_is_complete_and_consistent():
     r = train.train(TINY, device="cpu", log=quiet)
     required = ["run", "status", "dataset", "V", "floor", "n_layer", "width", "n_head", "block_size", "param",
