@@ -130,8 +130,8 @@ def train_batches(graph, cfg, device, step=0):
     return walks.fresh_batches(graph, cfg.batch_size, length, cfg.seed, device, cfg.start, step)
 
 
-# Peak dense bf16 tensor FLOP/s of GPUs we know, for MFU (vendor datasheets, no sparsity).
 NOMINAL_FLOPS = dict(cpu=3e10, mps=2e12, cuda=5e13)  # rough achieved FLOP/s, for --dry-run estimates only
+# Peak dense bf16 tensor FLOP/s of GPUs we know, for MFU (vendor datasheets, no sparsity).
 PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12,
               "A10": 125e12, "4090": 165e12, "3090": 71e12, "V100": 125e12}
 
@@ -519,9 +519,10 @@ def run_sweep(args, parser):
     print(f"sweep {args.sweep}: {len(configs)} runs, shard {shard}/{n_shards} has {len(mine)}, "
           f"{len(mine) - len(todo)} already done, {len(todo)} to run ({total:.2e} FLOPs)")
     if args.dry_run:
+        rate = NOMINAL_FLOPS[pick_device(args.device).type]
         for c in todo:
             print(f"  {c.run_id()}  width {c.width:>4}  tokens {c.tokens:>11,}  lr {c.lr:<8g} seed {c.seed}  "
-                  f"{flops[c]:.2e} FLOPs  ~{flops[c] / NOMINAL_FLOPS[pick_device(args.device).type]:.0f}s")
+                  f"{flops[c]:.2e} FLOPs  ~{flops[c] / rate:.0f}s")
         return
     os.makedirs(os.path.join(args.out, "ckpt"), exist_ok=True)
     path = os.path.join(args.out, "runs.jsonl" if n_shards == 1 else f"runs.{shard}-of-{n_shards}.jsonl")
