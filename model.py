@@ -40,6 +40,26 @@ class GPTConfig:
         return self.width // self.head_dim
 
 
+class KVCache:
+    """One attention layer's keys and values during generation, so that a new token costs one query against
+    them instead of recomputing the prefix: k, v of shape (B, n_head, block_size, head_dim), allocated at the
+    first append in the dtype the layer produces (bf16 under autocast); pos = positions filled so far."""
+
+    def __init__(self, block_size):
+        self.block_size, self.k, self.v, self.pos = block_size, None, None, 0
+
+    def append(self, k, v):
+        """Store k, v (B, n_head, T, head_dim) at the next T positions; return the keys and values of all
+        positions so far, (B, n_head, pos, head_dim) views of the buffers."""
+        if self.k is None:
+            B, h, _, hd = k.shape
+            self.k, self.v = k.new_empty(B, h, self.block_size, hd), v.new_empty(B, h, self.block_size, hd)
+        T = k.size(2)
+        self.k[:, :, self.pos:self.pos + T], self.v[:, :, self.pos:self.pos + T] = k, v
+        self.pos += T
+        return self.k[:, :, :self.pos], self.v[:, :, :self.pos]
+
+
 class CausalSelfAttention(nn.Module):
 
     def __init__(self, config):
@@ -48,12 +68,22 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(config.width, config.width)
         self.config = config  # read at every call, so mup.py can set config.attn_scale after init
 
-    def forward(self, x):
+    def forward(self, x, cache=None):
+        """x: (B, T, width) → (B, T, width). With a KVCache, x holds the T positions after those cached; their
+        keys and values are appended and the queries attend to every position up to their own."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         h = self.config.n_head
         q, k, v = (t.view(B, T, h, C // h).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.config.attn_scale)
+        if cache is None:  # training: the fused causal kernel
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.config.attn_scale)
+        else:
+            k, v = cache.append(k, v)
+            S = k.size(2)
+            # One new query sees all S cached positions: no mask. T > 1 new queries (a prompt) see up to their
+            # own position S - T + i: a causal mask aligned to the bottom right, which is_causal (top left) is not.
+            mask = None if T == 1 else torch.ones(T, S, dtype=torch.bool, device=x.device).tril(S - T)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.config.attn_scale)
         return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))
 
 
@@ -76,8 +106,8 @@ class Block(nn.Module):
         self.ln_1, self.attn = nn.LayerNorm(config.width), CausalSelfAttention(config)
         self.ln_2, self.mlp = nn.LayerNorm(config.width), MLP(config)
 
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
+    def forward(self, x, cache=None):
+        x = x + self.attn(self.ln_1(x), cache)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -107,17 +137,20 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, idx):
-        """idx: (B, T) int64 tokens, T <= block_size → logits (B, T, vocab_size)."""
+    def forward(self, idx, cache=None):
+        """idx: (B, T) int64 tokens → logits (B, T, vocab_size). Training passes no cache: idx holds positions
+        0..T-1, T <= block_size. Generation passes a cache (one KVCache per block): idx holds the T positions
+        after those cached, which are then cached too."""
         T = idx.size(1)
-        if T > self.config.block_size:
-            raise ValueError(f"sequence of length {T} exceeds block_size {self.config.block_size}")
-        pos = torch.arange(T, device=idx.device)
+        start = 0 if cache is None else cache[0].pos
+        if start + T > self.config.block_size:
+            raise ValueError(f"sequence of length {start + T} exceeds block_size {self.config.block_size}")
+        pos = torch.arange(start, start + T, device=idx.device)
         x = self.wte(idx) + self.wpe(pos)
         if self.config.embed_mult != 1:  # skipped at 1: a multiply is a full pass over the tensor
             x = self.config.embed_mult * x
-        for block in self.blocks:
-            x = block(x)
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if cache is None else cache[i])
         logits = self.lm_head(self.ln_f(x))
         return logits if self.config.readout_mult == 1 else self.config.readout_mult * logits
 
@@ -138,15 +171,34 @@ class GPT(nn.Module):
         return 6 * matmul_params + 12 * c.n_layer * c.width * c.block_size
 
     @torch.no_grad()
-    def generate(self, idx, max_new_tokens, temperature=1.0, generator=None):
-        """Extend idx (B, T0) by sampling max_new_tokens tokens; the context is cropped to the last
-        block_size tokens. temperature 0 picks the argmax (greedy)."""
-        for _ in range(max_new_tokens):
-            logits = self(idx[:, -self.config.block_size:])[:, -1, :].float()
+    def generate(self, idx, max_new_tokens, temperature=1.0, generator=None, return_entropy=False):
+        """Extend idx (B, T0) int64, T0 >= 1, by max_new_tokens sampled tokens → (B, T0 + max_new_tokens) int64;
+        with return_entropy also (B, max_new_tokens) float32: the entropy in nats of the distribution each token
+        was drawn from, softmax(logits / temperature) (computed in float32, also under autocast). temperature 0
+        picks the argmax (greedy), entropy 0. generator: a torch.Generator on idx's device, for reproducible draws.
+        A KV cache makes each new token one query against the cached positions: O(T) per token, not O(T^2).
+        The last token is never fed back, so T0 + max_new_tokens may be block_size + 1 (a teacher's 1 + 50 = 51);
+        longer raises ValueError: there is no sliding window, since a teacher never samples past its context."""
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        B, T0 = idx.shape
+        if T0 < 1:
+            raise ValueError("generate needs at least one prompt token")
+        if T0 + max_new_tokens - 1 > self.config.block_size:
+            raise ValueError(f"{T0} + {max_new_tokens} tokens need {T0 + max_new_tokens - 1} positions, more than "
+                             f"block_size {self.config.block_size} (generate has no sliding window)")
+        cache = [KVCache(self.config.block_size) for _ in self.blocks]
+        tokens, x = [idx], idx  # x: what the model has not seen yet (the prompt, then the last sampled token)
+        entropy = torch.zeros(B, max_new_tokens, device=idx.device)  # stays 0 when greedy
+        for t in range(max_new_tokens):
+            logits = self(x, cache)[:, -1].float()
             if temperature == 0:
-                nxt = logits.argmax(dim=-1, keepdim=True)
+                x = logits.argmax(dim=-1, keepdim=True)
             else:
-                probs = F.softmax(logits / temperature, dim=-1)
-                nxt = torch.multinomial(probs, 1, generator=generator)
-            idx = torch.cat((idx, nxt), dim=1)
-        return idx
+                logp = F.log_softmax(logits / temperature, dim=-1)
+                p = logp.exp()
+                x = torch.multinomial(p, 1, generator=generator)
+                entropy[:, t] = -(p * logp).sum(-1)
+            tokens.append(x)
+        out = torch.cat(tokens, dim=1)
+        return (out, entropy) if return_entropy else out

@@ -77,11 +77,107 @@ def test_width_not_divisible_by_head_dim_is_refused():
         GPTConfig(width=30, head_dim=8)
 
 
-def test_greedy_generate_follows_argmax():
+# ---------------------------------------------------------------------------------------------------
+# generation with a KV cache
+
+# Non-default multipliers, as mup.py may set them: TP5's 1/head_dim on q.k, a readout multiplier base/width,
+# an embedding multiplier; each one is applied once by forward and must be applied once by the cached path.
+MULTS = dict(attn_scale=1 / 8, embed_mult=3.0, readout_mult=0.25)
+
+
+@pytest.mark.parametrize("n_layer", [1, 4])
+def test_cached_logits_equal_full_forward_at_every_position(n_layer):
+    from model import KVCache
+    model = small(n_layer=n_layer, **MULTS)
+    x = torch.randint(0, 37, (3, 12), generator=torch.Generator().manual_seed(5))
+    cache = [KVCache(12) for _ in model.blocks]
+    with torch.no_grad():
+        # a 3-token prompt, single tokens, then a 3-token chunk after cached positions, then single tokens
+        chunks = [model(x[:, a:b], cache) for a, b in [(0, 3), (3, 4), (4, 5), (5, 8), (8, 9), (9, 10), (10, 12)]]
+        full = model(x)
+    torch.testing.assert_close(torch.cat(chunks, dim=1), full, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="exceeds block_size"):  # the cache is full
+        model(x[:, :1], cache)
+
+
+def test_greedy_generate_equals_brute_force_argmax():
+    model = small(**MULTS)
+    start = torch.randint(0, 37, (4, 2), generator=torch.Generator().manual_seed(6))
+    out, entropy = model.generate(start, 11, temperature=0, return_entropy=True)  # 2 + 11 = block_size + 1
+    brute = start
+    with torch.no_grad():
+        for _ in range(11):
+            brute = torch.cat((brute, model(brute)[:, -1].argmax(-1, keepdim=True)), dim=1)
+    assert out.dtype == torch.int64 and torch.equal(out, brute)
+    assert entropy.shape == (4, 11) and entropy.dtype == torch.float32 and not entropy.any()
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
+def test_entropies_equal_full_forward_entropies_along_the_sample(tau):
+    model = small(attn_scale=1 / 8, embed_mult=3.0, readout_mult=20.0)  # spread-out logits: entropies vary
+    start = torch.randint(0, 37, (5, 1), generator=torch.Generator().manual_seed(7))
+    out, entropy = model.generate(start, 12, temperature=tau, generator=torch.Generator().manual_seed(8),
+                                  return_entropy=True)
+    assert out.shape == (5, 13) and entropy.shape == (5, 12)
+    with torch.no_grad():
+        logp = F.log_softmax(model(out[:, :-1]) / tau, dim=-1)  # the distributions of tokens 1..12
+    torch.testing.assert_close(entropy, -(logp.exp() * logp).sum(-1), rtol=1e-5, atol=1e-5)
+    assert entropy.std() > 0.1
+
+
+def chi_square_p_value(counts, probs):
+    """Pearson's chi-square test of counts against probs; bins expecting < 5 draws are pooled into one."""
+    from scipy.stats import chi2
+    expected = probs * counts.sum()
+    small_bins = expected < 5
+    obs = torch.cat((counts[~small_bins], counts[small_bins].sum(0, keepdim=True)))
+    exp = torch.cat((expected[~small_bins], expected[small_bins].sum(0, keepdim=True)))
+    keep = exp > 0  # an empty pooled bin
+    stat = ((obs[keep] - exp[keep]) ** 2 / exp[keep]).sum().item()
+    return chi2.sf(stat, keep.sum().item() - 1)
+
+
+def test_first_sampled_token_follows_softmax_at_temperature():
+    """20000 seeded draws of the first sampled token after a fixed prompt, against softmax(logits / tau).
+    False-alarm rate 1e-3: a correct sampler fails with probability 1e-3 per seed (here one fixed seed)."""
+    model, tau, n = small(readout_mult=20.0), 0.7, 20000
+    prompt = torch.tensor([[3, 14, 15]]).expand(n, 3)
+    out = model.generate(prompt, 1, temperature=tau, generator=torch.Generator().manual_seed(9))
+    counts = torch.bincount(out[:, -1], minlength=37).double()
+    with torch.no_grad():
+        logits = model(prompt[:1])[0, -1].double()
+    assert chi_square_p_value(counts, F.softmax(logits / tau, dim=-1)) > 1e-3
+    assert chi_square_p_value(counts, F.softmax(logits, dim=-1)) < 1e-3  # the test can tell temperatures apart
+
+
+def test_same_generator_seed_same_samples():
     model = small()
+    start = torch.zeros(8, 1, dtype=torch.long)
+
+    def draw(seed):
+        return model.generate(start, 11, temperature=1.0, generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(draw(10), draw(10))
+    assert not torch.equal(draw(10), draw(11))
+
+
+def test_generate_refuses_too_long_and_negative_temperature():
+    model = small()  # block_size 12: 1 + 12 tokens is the longest generation (the last is never fed back)
     start = torch.zeros(2, 1, dtype=torch.long)
-    out = model.generate(start, 5, temperature=0)
-    assert out.shape == (2, 6)
-    for t in range(1, 6):
-        with torch.no_grad():
-            assert torch.equal(out[:, t], model(out[:, :t])[:, -1].argmax(-1))
+    assert model.generate(start, 12).shape == (2, 13)
+    with pytest.raises(ValueError, match="block_size 12"):
+        model.generate(start, 13)
+    with pytest.raises(ValueError, match="block_size 12"):
+        model.generate(torch.zeros(2, 5, dtype=torch.long), 9)
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(start, 3, temperature=-0.5)
+
+
+def test_entropies_are_float32_under_bf16_autocast():
+    model = small(readout_mult=20.0)
+    start = torch.zeros(4, 1, dtype=torch.long)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, entropy = model.generate(start, 12, generator=torch.Generator().manual_seed(12), return_entropy=True)
+        logits = model(out[:, :-1])
+    assert logits.dtype == torch.bfloat16 and out.dtype == torch.int64 and entropy.dtype == torch.float32
+    logp = F.log_softmax(logits.float(), dim=-1)
+    torch.testing.assert_close(entropy, -(logp.exp() * logp).sum(-1), rtol=0, atol=0.05)  # bf16 matmuls
