@@ -17,6 +17,7 @@ All entropies and losses are in nats; "per prediction" means per predicted token
     python graphs.py percolation --L 256 --kind bond --forest --spanning 200
     python graphs.py critical-er --nodes 1000000 --forest
     python graphs.py ba --nodes 1000 --m 3 --spectrum --window 10 100 --plot ba.png
+    python graphs.py bigram --tokens data/kjv-bpe2048/train.bin --V 2048 --spectrum
 """
 
 import argparse
@@ -117,7 +118,9 @@ class Graph:
         """
         if "spectral_gap" not in self.cache:
             forest = self.clusters is not None and self.clusters[-1] > 0  # λ = 1 is repeated: gap 0
-            self.cache["spectral_gap"] = 0.0 if forest or _period(self.P) > 1 else _spectral_gap(self.P)
+            # the period of the class where π lives: node 0 may be transient (a bigram chain's unseen token)
+            gap_zero = forest or _period(self.P, int(np.argmax(self.stationary()))) > 1
+            self.cache["spectral_gap"] = 0.0 if gap_zero else _spectral_gap(self.P)
         return self.cache["spectral_gap"]
 
     def n_edges(self):
@@ -202,12 +205,16 @@ def _normalise(v):
     return pi / pi.sum()
 
 
-def _period(P):
-    """The period of an irreducible chain: the gcd of its cycle lengths, which is the gcd over the edges
-    i -> j of level(i) + 1 - level(j), with levels from a breadth-first search."""
-    level = csgraph.shortest_path(P, unweighted=True, indices=0).astype(np.int64)
+def _period(P, start=0):
+    """The period of the closed class holding node `start` (of an irreducible chain, any node): the gcd of
+    its cycle lengths, which is the gcd over its edges i -> j of level(i) + 1 - level(j), with levels from a
+    breadth-first search from `start`. Nodes it cannot reach (transient ones outside the class) are left out."""
+    level = csgraph.shortest_path(P, unweighted=True, indices=start)
+    reached = np.isfinite(level)
+    level = np.where(reached, level, 0).astype(np.int64)
     rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
-    return int(np.gcd.reduce(level[rows] + 1 - level[P.indices]))
+    inside = reached[rows]  # edges out of a closed class stay inside it
+    return int(np.gcd.reduce(level[rows[inside]] + 1 - level[P.indices[inside]]))
 
 
 def _spectral_gap(P):
@@ -380,6 +387,74 @@ def from_edge_file(path, directed=False, kappa=0.0, seed=0):
     A = nx.to_scipy_sparse_array(G, weight="weight", dtype=np.float64, format="csr")
     args = dict(path=str(path), directed=bool(directed), kappa=float(kappa), seed=seed)
     return from_adjacency(A, directed, kappa, seed, "file", args)
+
+
+# -----------------------------------------------------------------------------
+# the bigram chain of a token corpus (teacher.py tokenizes one)
+
+SMOOTHING_MAX_ENTRIES = 50_000_000  # add-k smoothing stores all V² entries of P: 0.6 GB as CSR at this size
+
+
+def bigram(tokens, V, smoothing=0.0, name="bigram", args=None):
+    """
+    The bigram chain of a token sequence over all V ids (ids stay the tokenizer's, so walks decode to text):
+    P[i, j] = C[i, j] / Σ_j C[i, j], C[i, j] = how often token j follows token i. The sequence is read as a
+    loop, its last token followed by its first (one transition in len(tokens), as if the text restarted), so
+    that every token that occurs has a successor and its row is its observed successors: no sinks. Then each
+    token is entered as often as it is left, and the stationary distribution is exactly the unigram one,
+    π = u = occurrences / len(tokens); the occurring tokens form one closed class (the loop visits them all),
+    irreducible, and the entropy rate is the corpus's conditional entropy H(next | current), nats per token.
+    Tokens that never occur have no counts: their row is u, as if a new document started there, so P is
+    row-stochastic; nothing leads to them (transient, π = 0), and each such row stores one entry per
+    occurring token.
+    smoothing = k > 0 adds k to every one of the V² counts (dense: refused above SMOOTHING_MAX_ENTRIES); all
+    rows are then positive and π is solved for.
+    args: the caller's description of the corpus (JSON-serialisable), to which are added V, n_tokens, n_seen
+    (distinct tokens that occur), smoothing and zipf: the power_law_fit of the tokens' occurrence counts by rank
+    over ranks 10 .. V/10 as in spectrum() (fewer if fewer tokens occur; None below 14 distinct tokens).
+    """
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 1 or tokens.size < 2 or not np.issubdtype(tokens.dtype, np.integer):
+        raise ValueError(f"tokens must be a 1-D integer array of >= 2 token ids, got shape {tokens.shape} "
+                         f"of {tokens.dtype}")
+    V = _check_int("V", V, 2)
+    if tokens.min() < 0 or tokens.max() >= V:
+        raise ValueError(f"token ids must be in [0, V={V}), got {tokens.min()}..{tokens.max()}")
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(smoothing) and smoothing >= 0):
+        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
+    if smoothing > 0 and V * V > SMOOTHING_MAX_ENTRIES:
+        raise ValueError(f"smoothing fills all V² = {V * V:.2g} entries of P, above the limit "
+                         f"{SMOOTHING_MAX_ENTRIES:.0e}")
+    t = tokens.astype(np.int64)
+    counts = np.bincount(t, minlength=V)
+    C = sp.coo_matrix((np.ones(t.size), (t, np.roll(t, -1))), shape=(V, V)).tocsr()  # duplicates summed
+    u = counts / t.size
+    if smoothing > 0:
+        dense = C.toarray() + smoothing
+        P = sp.csr_matrix(dense / dense.sum(axis=1, keepdims=True))
+    else:
+        seen, unseen = np.flatnonzero(counts), np.flatnonzero(counts == 0)
+        restart = sp.csr_matrix((np.tile(u[seen], unseen.size),
+                                 (np.repeat(unseen, seen.size), np.tile(seen, unseen.size))), shape=(V, V))
+        P = (sp.diags(1.0 / np.maximum(counts, 1)) @ C + restart).tocsr()  # row sums of C are the counts
+    P.sort_indices()
+    args = dict(args or {}, V=V, n_tokens=int(t.size), n_seen=int(np.count_nonzero(counts)),
+                smoothing=float(smoothing), zipf=_zipf(counts))
+    graph = Graph(P=P, name=name, args=args, directed=True)
+    if smoothing == 0:
+        pi = u.copy()
+        pi.flags.writeable = False
+        graph.cache["stationary"] = pi
+    return graph
+
+
+def _zipf(counts):
+    """power_law_fit of the nonzero counts sorted by rank over ranks 10 .. V/10 (spectrum's window), or None."""
+    ranked = np.sort(counts[counts > 0])[::-1]
+    if ranked.size < 14:
+        return None
+    return power_law_fit(ranked, (10, min(max(counts.size // 10, 14), ranked.size)))
 
 
 # -----------------------------------------------------------------------------
@@ -771,11 +846,21 @@ def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=Fals
 
 # -----------------------------------------------------------------------------
 
+def read_tokens(path):
+    """A raw file of native uint16 token ids (as teacher.py writes train.bin and val.bin)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) % 2:
+        raise ValueError(f"{path}: {len(raw)} bytes is not a whole number of uint16 token ids")
+    return np.frombuffer(raw, dtype=np.uint16)
+
+
 def main(argv=None):
+    walk = argparse.ArgumentParser(add_help=False)
+    walk.add_argument("--kappa", type=float, default=0.0,
+                      help="bias exponent: the r-th ranked neighbour gets probability ∝ r^-kappa (0: unbiased)")
+    walk.add_argument("--seed", type=int, default=0, help="seed for the graph and the neighbour ranking")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--kappa", type=float, default=0.0,
-                        help="bias exponent: the r-th ranked neighbour gets probability ∝ r^-kappa (0: unbiased)")
-    common.add_argument("--seed", type=int, default=0, help="seed for the graph and the neighbour ranking")
     common.add_argument("--json", metavar="PATH", help="also write the summary to PATH as JSON")
     common.add_argument("--spectral-gap", action="store_true",
                         help=f"compute the spectral gap even above {SPECTRAL_GAP_MAX_NNZ} nonzeros (slow)")
@@ -793,17 +878,17 @@ def main(argv=None):
                                "(default: the largest cluster only)")
     clusters.add_argument("--s-min", type=int, default=10, help="smallest cluster size in the fit of tau")
     parser = argparse.ArgumentParser(description="Build a random-walk graph and print its exact statistics.")
-    sub = parser.add_subparsers(dest="graph", required=True, metavar="{er,ba,file,percolation,critical-er}")
-    er = sub.add_parser("er", parents=[common], help="Erdős–Rényi G(n, m)")
+    sub = parser.add_subparsers(dest="graph", required=True, metavar="{er,ba,file,percolation,critical-er,bigram}")
+    er = sub.add_parser("er", parents=[walk, common], help="Erdős–Rényi G(n, m)")
     er.add_argument("--nodes", type=int, default=1000, help="number of nodes n")
     er.add_argument("--edges", type=int, default=5000, help="number of undirected edges m")
-    ba = sub.add_parser("ba", parents=[common], help="Barabási–Albert preferential attachment")
+    ba = sub.add_parser("ba", parents=[walk, common], help="Barabási–Albert preferential attachment")
     ba.add_argument("--nodes", type=int, default=1000, help="number of nodes n")
     ba.add_argument("--m", type=int, default=5, help="edges from each new node to existing nodes")
-    fi = sub.add_parser("file", parents=[common], help="an edge-list file")
+    fi = sub.add_parser("file", parents=[walk, common], help="an edge-list file")
     fi.add_argument("--edges-file", required=True, help="lines 'u v' or 'u v w'; '#' starts a comment")
     fi.add_argument("--directed", action="store_true", help="edges go u -> v only")
-    pe = sub.add_parser("percolation", parents=[common, clusters], help="percolation on the L x L square lattice")
+    pe = sub.add_parser("percolation", parents=[walk, common, clusters], help="percolation on the L x L square lattice")
     pe.add_argument("--L", type=int, default=256, help="lattice side (L x L sites)")
     pe.add_argument("--p", type=float, default=None,
                     help=f"occupation probability (default: the critical point, site {SITE_PC}, bond {BOND_PC})")
@@ -811,17 +896,26 @@ def main(argv=None):
     pe.add_argument("--open", action="store_true", help="open boundaries (default: periodic)")
     pe.add_argument("--spanning", type=int, default=0, metavar="N",
                     help="also estimate p_c as the median spanning threshold of N open L x L lattices")
-    ce = sub.add_parser("critical-er", parents=[common, clusters], help="Erdős–Rényi G(n, c/n), critical at c = 1")
+    ce = sub.add_parser("critical-er", parents=[walk, common, clusters],
+                        help="Erdős–Rényi G(n, c/n), critical at c = 1")
     ce.add_argument("--nodes", type=int, default=100_000, help="number of nodes n")
     ce.add_argument("--c", type=float, default=1.0, help="mean degree (1: critical)")
+    bi = sub.add_parser("bigram", parents=[common], help="the bigram chain of a token file")
+    bi.add_argument("--tokens", required=True, metavar="FILE",
+                    help="raw uint16 token ids, e.g. data/kjv-bpe2048/train.bin from `teacher.py prepare`")
+    bi.add_argument("--V", type=int, required=True, help="vocabulary size (token ids are 0 .. V-1)")
+    bi.add_argument("--smoothing", type=float, default=0.0, help="add-k smoothing of the bigram counts")
     args = parser.parse_args(argv)
     try:
-        g = make(args.graph, nodes=getattr(args, "nodes", 1000), edges=getattr(args, "edges", 5000),
-                 m=getattr(args, "m", 5), edges_file=getattr(args, "edges_file", None),
-                 directed=getattr(args, "directed", False), kappa=args.kappa, seed=args.seed,
-                 L=getattr(args, "L", 256), p=getattr(args, "p", None), kind=getattr(args, "kind", "site"),
-                 periodic=not getattr(args, "open", False), forest=getattr(args, "forest", False),
-                 c=getattr(args, "c", 1.0))
+        if args.graph == "bigram":
+            g = bigram(read_tokens(args.tokens), args.V, args.smoothing, args=dict(tokens=args.tokens))
+        else:
+            g = make(args.graph, nodes=getattr(args, "nodes", 1000), edges=getattr(args, "edges", 5000),
+                     m=getattr(args, "m", 5), edges_file=getattr(args, "edges_file", None),
+                     directed=getattr(args, "directed", False), kappa=args.kappa, seed=args.seed,
+                     L=getattr(args, "L", 256), p=getattr(args, "p", None), kind=getattr(args, "kind", "site"),
+                     periodic=not getattr(args, "open", False), forest=getattr(args, "forest", False),
+                     c=getattr(args, "c", 1.0))
         summary = g.describe(spectral_gap=True if args.spectral_gap else None)
         if args.graph == "percolation":
             A, occupied = percolation_adjacency(args.L, args.p, args.kind, not args.open, args.seed)
