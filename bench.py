@@ -1,13 +1,17 @@
 """
 Throughput figures against the obvious alternatives, measured in the same run, as a table.
 
-    python bench.py                 # sampling (ER 50K nodes / 2M edges, kappa 1) and training steps
-    python bench.py --quick         # smaller graph and fewer repeats, for a smoke test
+    python bench.py                        # all four sections below (walks on ER 50K nodes / 2M edges, kappa 1)
+    python bench.py --quick                # smaller graph and generation batch, fewer repeats: a smoke test
+    python bench.py --sections generation  # only some sections
 
 1. walk sampling: walks.py (alias tables, vectorised) against a plain networkx sampler, a Python loop
    choosing a random neighbour per step;
 2. training step: train.py's step against a minimal nanoGPT-style reference written below, same
-   configuration and batches, with achieved FLOP/s (model.flops_per_token() x tokens/s).
+   configuration and batches, with achieved FLOP/s (model.flops_per_token() x tokens/s);
+3. ensembles: train.py's batched ensemble step against its members stepped one after another;
+4. generation: GPT.generate (KV cache: one query per new token) against a sampler that recomputes the whole
+   prefix every step, on a teacher-sized model (4 layers, width 128, V=2048), on CUDA when there is one.
 Timings are medians over repeats, interleaved so that machine noise hits both sides alike.
 """
 import argparse
@@ -26,7 +30,7 @@ import torch.nn.functional as F
 import graphs
 import train
 import walks
-from model import GPT
+from model import GPT, GPTConfig
 
 
 def median_time(fn, repeats):
@@ -170,11 +174,54 @@ def bench_training(widths, V, repeats, batch_size=100, T=50):
     return rows
 
 
+# ---------------------------------------------------------------------------------------------------
+# 4. generation: a naive sampler as the baseline
+
+@torch.no_grad()
+def naive_generate(model, idx, max_new_tokens, temperature=1.0, generator=None):
+    """The baseline: the plain nanoGPT loop, a full forward over the whole prefix for every new token."""
+    for _ in range(max_new_tokens):
+        probs = F.softmax(model(idx)[:, -1].float() / temperature, dim=-1)
+        idx = torch.cat((idx, torch.multinomial(probs, 1, generator=generator)), dim=1)
+    return idx
+
+
+def bench_generation(repeats, batch_size=256, new_tokens=50, n_layer=4, width=128, V=2048):
+    """Tokens/s of GPT.generate and of naive_generate: batch_size sequences of 1 start token + new_tokens,
+    float32, same model, interleaved repeats."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=V, block_size=new_tokens, n_layer=n_layer, width=width)).to(device)
+    start = torch.zeros(batch_size, 1, dtype=torch.long, device=device)
+
+    def timed(sampler):
+        def run():
+            sampler(model, start, new_tokens, generator=torch.Generator(device).manual_seed(0))
+            if device.type == "cuda":  # kernels are asynchronous: wait for them inside the timing
+                torch.cuda.synchronize()
+        return run
+    cached, naive = timed(GPT.generate), timed(naive_generate)
+    cached(), naive()  # warm up
+    t_cached, t_naive = [], []
+    for i in range(repeats):  # interleaved, alternating who goes first, so noise hits both alike
+        for fn, times in ((cached, t_cached), (naive, t_naive))[::1 if i % 2 else -1]:
+            times.append(median_time(fn, 1))
+    tokens = batch_size * new_tokens
+    rate, naive_rate = tokens / statistics.median(t_cached), tokens / statistics.median(t_naive)
+    return dict(device=str(device), n_layer=n_layer, width=width, V=V, batch_size=batch_size, new_tokens=new_tokens,
+                cached_tokens_per_s=rate, naive_tokens_per_s=naive_rate, speedup=rate / naive_rate)
+
+
+SECTIONS = ("sampling", "training", "ensemble", "generation")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="small graph, few repeats: a smoke test")
+    p.add_argument("--quick", action="store_true", help="small graph and generation batch, few repeats: a smoke test")
     p.add_argument("--repeats", type=int, default=None, help="timing repeats (median is reported)")
     p.add_argument("--widths", default="32,64,128,256", help="model widths for the training-step table")
+    p.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated sections to run, of: "
+                   + ", ".join(SECTIONS))
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--json", help="write the figures to this file")
     args = p.parse_args(argv)
@@ -185,30 +232,48 @@ def main(argv=None):
     except ValueError as e:
         print(f"error: --widths: {e}", file=sys.stderr)
         sys.exit(2)
+    sections = args.sections.split(",")
+    if not set(sections) <= set(SECTIONS):
+        print(f"error: --sections: unknown {sorted(set(sections) - set(SECTIONS))}, choose from {SECTIONS}",
+              file=sys.stderr)
+        sys.exit(2)
     if args.threads:
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (3 if args.quick else 9)
     nodes, edges = (5_000, 50_000) if args.quick else (50_000, 2_000_000)
+    out = dict(torch=torch.__version__, threads=torch.get_num_threads())
 
-    s = bench_sampling(nodes, edges, 1.0, repeats)
-    print(f"walk sampling, {s['graph']} (built in {s['build_s']:.1f}s)")
-    print(f"  walks.py   {s['walks_tokens_per_s'] / 1e6:8.1f} M tokens/s")
-    print(f"  networkx   {s['networkx_tokens_per_s'] / 1e6:8.2f} M tokens/s   (python loop, one neighbour per step)")
-    print(f"  speedup    {s['speedup']:8.0f} x")
-    rows = bench_training(widths, 1000, repeats)
-    print(f"\ntraining step, batch 100 x 50 tokens, V=1000, 2 layers, float32, {torch.get_num_threads()} threads")
-    print(f"  {'width':>5} {'params':>9} {'train.py tok/s':>15} {'nanoGPT-ref tok/s':>18} {'ratio':>6} {'GFLOP/s':>8}")
-    for r in rows:
-        print(f"  {r['width']:>5} {r['params']:>9,} {r['tokens_per_s']:>15,.0f} {r['reference_tokens_per_s']:>18,.0f} "
-              f"{r['ratio']:>6.2f} {r['flops_per_s'] / 1e9:>8.1f}")
-    ens = bench_ensemble([w for w in widths if w <= 64] or widths[:1], 1000, repeats)
-    print("\nensembles: 8 members (4 lrs x 2 seeds) in one batched step vs one after another")
-    print(f"  {'width':>5} {'ensemble s/step':>16} {'sequential s/step':>18} {'speedup':>8}")
-    for r in ens:
-        print(f"  {r['width']:>5} {r['ensemble_s']:>16.3f} {r['sequential_s']:>18.3f} {r['speedup']:>8.2f}")
+    if "sampling" in sections:
+        s = out["sampling"] = bench_sampling(nodes, edges, 1.0, repeats)
+        print(f"walk sampling, {s['graph']} (built in {s['build_s']:.1f}s)")
+        print(f"  walks.py   {s['walks_tokens_per_s'] / 1e6:8.1f} M tokens/s")
+        print(f"  networkx   {s['networkx_tokens_per_s'] / 1e6:8.2f} M tokens/s   "
+              "(python loop, one neighbour per step)")
+        print(f"  speedup    {s['speedup']:8.0f} x")
+    if "training" in sections:
+        rows = out["training"] = bench_training(widths, 1000, repeats)
+        print(f"\ntraining step, batch 100 x 50 tokens, V=1000, 2 layers, float32, {out['threads']} threads")
+        print(f"  {'width':>5} {'params':>9} {'train.py tok/s':>15} {'nanoGPT-ref tok/s':>18} {'ratio':>6} "
+              f"{'GFLOP/s':>8}")
+        for r in rows:
+            print(f"  {r['width']:>5} {r['params']:>9,} {r['tokens_per_s']:>15,.0f} "
+                  f"{r['reference_tokens_per_s']:>18,.0f} {r['ratio']:>6.2f} {r['flops_per_s'] / 1e9:>8.1f}")
+    if "ensemble" in sections:
+        ens = out["ensemble"] = bench_ensemble([w for w in widths if w <= 64] or widths[:1], 1000, repeats)
+        print("\nensembles: 8 members (4 lrs x 2 seeds) in one batched step vs one after another")
+        print(f"  {'width':>5} {'ensemble s/step':>16} {'sequential s/step':>18} {'speedup':>8}")
+        for r in ens:
+            print(f"  {r['width']:>5} {r['ensemble_s']:>16.3f} {r['sequential_s']:>18.3f} {r['speedup']:>8.2f}")
+    if "generation" in sections:
+        g = out["generation"] = bench_generation(repeats, batch_size=64 if args.quick else 256)
+        print(f"\ngeneration, {g['n_layer']} layers, width {g['width']}, V={g['V']}, batch {g['batch_size']} x "
+              f"(1 + {g['new_tokens']} tokens), float32, {g['device']}")
+        print(f"  GPT.generate (KV cache)  {g['cached_tokens_per_s']:>10,.0f} tokens/s")
+        print(f"  naive (full prefix)      {g['naive_tokens_per_s']:>10,.0f} tokens/s")
+        print(f"  speedup                  {g['speedup']:>10.1f} x")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(sampling=s, training=rows, ensemble=ens, torch=torch.__version__, threads=torch.get_num_threads()), f, indent=1)
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":
