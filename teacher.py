@@ -415,17 +415,22 @@ def surprisal(model, seqs, tau=1.0, batch=1024):
 # -----------------------------------------------------------------------------
 # the ladder: the same student grid on every rung, one exponent fit per rung
 
-# Student grids and teachers. "cpu": under an hour on a 2-core laptop; "gpu": closer to the paper's scale
-# (Barkeshli et al. 2026 train 2-layer students at 14 learning rates and 3 seeds per point).
+# Student grids and teachers. "cpu": under an hour on a 2-core laptop, with one learning rate under muP
+# (mup.py lr-transfer finds the same best lr, 2^-7, at every width 32..256 on walks) instead of a grid;
+# "gpu": closer to the paper (Barkeshli et al. 2026: 2-layer students, 14 learning rates, 3 seeds per point),
+# the best lr per (N, D) kept by fit.best_runs; "smoke": seconds, for tests of the wiring (numbers meaningless).
 SCALES = dict(
     cpu=dict(vocab=2048, nodes=2048, edges=10240, m=5, L=64,
-             teacher=dict(width=128, tokens=2_000_000, lr=3e-3, batch_size=50),
-             grid=dict(width=[16, 32, 48, 64], tokens=[100_000, 300_000, 1_000_000], lr=[3e-3, 1e-2],
-                       batch_size=20)),
+             teacher=dict(width=128, tokens=1_000_000, lr=3e-3, batch_size=50),
+             grid=dict(width=[16, 32, 48, 64], tokens=[50_000, 150_000, 500_000], param="mup", base_width=64,
+                       lr=2 ** -7, batch_size=20)),
     gpu=dict(vocab=8192, nodes=8192, edges=40960, m=5, L=128,
              teacher=dict(width=512, tokens=200_000_000, lr=1e-3, batch_size=100),
              grid=dict(width=[32, 64, 128, 256, 512], tokens=[3_000_000, 10_000_000, 30_000_000, 100_000_000],
                        lr=[2 ** -k for k in range(5, 12)], seed=[0, 1, 2], batch_size=100)),
+    smoke=dict(vocab=300, nodes=300, edges=1500, m=3, L=20,
+               teacher=dict(width=16, tokens=5_000, lr=1e-2, batch_size=10),
+               grid=dict(width=[16, 32], tokens=[2_000, 4_000], lr=1e-2, batch_size=10, eval_walks=20)),
 )
 TEACHER_LAYERS = (1, 2, 4)
 
@@ -446,25 +451,16 @@ def slug(name):
 
 
 def ladder(out, scale="cpu", device="auto", n_boot=200, only=None):
-    """Teachers, their datasets, the student sweep on every rung (train.py --sweep; resumable) and one joint
-    fit per rung. Returns the rows of the table."""
+    """Teachers and their datasets (those the chosen rungs need), the student sweep on every rung (train.py
+    --sweep: a rerun skips finished runs) and one joint fit per rung, written to OUT/<rung>/fit.json in
+    fit.py's format. Returns the rows of the table."""
     s = SCALES[scale]
-    teachers, data_dir = os.path.join(out, "teachers"), os.path.join(out, "data")
-    max_tokens = max(s["grid"]["tokens"])
-    for k in TEACHER_LAYERS:
-        path = os.path.join(teachers, f"t{k}.pt")
-        if not os.path.exists(path + ".json"):
-            print(f"== teacher T{k}L")
-            record = train_teacher(k, path, vocab=s["vocab"], device=device, log=_quiet, **s["teacher"])
-            print(f"   held-out loss {record['loss']:.4f} nats in {record['time_s']:.0f}s")
-        if not os.path.exists(os.path.join(data_dir, f"t{k}", "meta.json")):
-            meta = sample_dataset(path, os.path.join(data_dir, f"t{k}"), max_tokens, device=device, log=_quiet)
-            print(f"   dataset: {meta['sequences']:,} sequences, floor {meta['floor_train']:.4f} "
-                  f"± {meta['floor_train_se']:.4f} nats")
+    data_dir = os.path.join(out, "data")
+    chosen = [(name, flags) for name, flags in rungs(scale, data_dir) if not only or slug(name) in only]
     rows = []
-    for name, flags in rungs(scale, data_dir):
-        if only and slug(name) not in only:
-            continue
+    for name, flags in chosen:
+        if flags["graph"].startswith("teacher:"):
+            make_teacher_data(int(name[1]), out, s, device)
         directory = os.path.join(out, slug(name))
         os.makedirs(directory, exist_ok=True)
         spec = os.path.join(directory, "spec.json")
@@ -473,7 +469,23 @@ def ladder(out, scale="cpu", device="auto", n_boot=200, only=None):
         print(f"== rung {name}: python train.py --sweep {spec} --out {directory}", flush=True)
         train.main(["--sweep", spec, "--out", directory, "--device", device])
         rows.append(dict(rung=name, **fit_rung(directory, n_boot)))
+        with open(os.path.join(directory, "fit.json"), "w") as f:
+            json.dump(dict(joint=dict({k: rows[-1][k] for k in ("E", "alpha", "beta")}, ci=rows[-1]["ci"])), f, indent=1)
     return rows
+
+
+def make_teacher_data(layers, out, s, device):
+    """Train the ladder's teacher of `layers` blocks and sample its dataset, unless already there."""
+    path = os.path.join(out, "teachers", f"t{layers}.pt")
+    data = os.path.join(out, "data", f"t{layers}")
+    if not os.path.exists(path + ".json"):
+        print(f"== teacher T{layers}L", flush=True)
+        record = train_teacher(layers, path, vocab=s["vocab"], device=device, log=_quiet, **s["teacher"])
+        print(f"   held-out loss {record['loss']:.4f} nats in {record['time_s']:.0f}s", flush=True)
+    if not os.path.exists(os.path.join(data, "meta.json")):
+        meta = sample_dataset(path, data, max(s["grid"]["tokens"]), device=device, log=_quiet)
+        print(f"   dataset: {meta['sequences']:,} sequences, floor {meta['floor_train']:.4f} "
+              f"± {meta['floor_train_se']:.4f} nats", flush=True)
 
 
 def _quiet(*args, **kwargs):

@@ -320,3 +320,28 @@ def test_bad_teacher_paths_exit_2(tmp_path):
                  ["teacher.py", "sample", "--teacher", str(tmp_path / "none.pt"), "--out", str(tmp_path / "d")]):
         out = subprocess.run([sys.executable] + argv, cwd=ROOT, capture_output=True, text=True)
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
+    """The ladder's wiring on two rungs at the 'smoke' scale (numbers meaningless): the teacher it needs (and
+    only that one) is trained and sampled, every grid point of each rung is recorded once, the table and
+    fit.json hold finite exponents, and a rerun trains nothing."""
+    monkeypatch.setattr(teacher, "DATA_DIR", str(tmp_path / "data"))
+    out = tmp_path / "ladder"
+    teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "--boot", "20",
+                  "--device", "cpu"])
+    assert sorted(os.listdir(out / "teachers")) == ["t2.pt", "t2.pt.json"]
+    rows = json.load(open(out / "ladder.json"))
+    assert [r["rung"] for r in rows] == ["ER k=1", "T2L"]
+    grid = teacher.SCALES["smoke"]["grid"]
+    for rung in ("er-k-1", "t2l"):
+        records = [json.loads(line) for line in open(out / rung / "runs.jsonl")]
+        assert len(records) == len(grid["width"]) * len(grid["tokens"]) == len({r["run"] for r in records})
+        joint = json.load(open(out / rung / "fit.json"))["joint"]
+        assert all(math.isfinite(joint[k]) for k in ("alpha", "beta")) and len(joint["ci"]["alpha"]) == 2
+    assert rows[1]["floor"] == pytest.approx(records[0]["floor"])  # E fixed to the teacher rung's exact floor
+    assert (out / "ladder.png").stat().st_size > 0
+    capsys.readouterr()
+    teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "--boot", "20",
+                  "--device", "cpu"])
+    assert capsys.readouterr().out.count("0 to run") == 2
