@@ -438,7 +438,7 @@ def surprisal(model, seqs, tau=1.0, batch=1024):
 SCALES = dict(
     cpu=dict(vocab=2048, nodes=2048, edges=10240, m=5, L=64,
              teacher=dict(width=128, tokens=1_000_000, lr=3e-3, batch_size=50),
-             grid=dict(width=[16, 32, 48, 64], tokens=[50_000, 150_000, 500_000, 1_000_000], param="mup", base_width=64,
+             grid=dict(width=[16, 32, 64], tokens=[150_000, 500_000, 1_000_000], param="mup", base_width=64,
                        lr=2 ** -7, batch_size=20)),
     gpu=dict(vocab=8192, nodes=8192, edges=40960, m=5, L=128,
              teacher=dict(width=512, tokens=200_000_000, lr=1e-3, batch_size=100),
@@ -451,9 +451,12 @@ SCALES = dict(
 TEACHER_LAYERS = (1, 2, 4)
 
 
+EXTRA_RUNGS = ("percolation",)  # run only when named: not on the paper's ladder
+
+
 def rungs(scale, data_dir):
-    """(name, dataset flags) of every rung, simplest first: the paper's ladder, then a percolation forest
-    (Brill 2024's power-law 'subtasks', issue of spectra.py)."""
+    """(name, dataset flags) of every rung, simplest first: the paper's ladder, then a critical percolation
+    forest (Brill 2024's power-law distributed 'subtasks'; spectra.py compares theories on it)."""
     s = SCALES[scale]
     er = dict(graph="er", nodes=s["nodes"], edges=s["edges"])
     return [("ER k=0", dict(er, kappa=0.0)), ("ER k=1", dict(er, kappa=1.0)),
@@ -472,7 +475,8 @@ def ladder(out, scale="cpu", device="auto", n_boot=200, only=None):
     fit.py's format. Returns the rows of the table."""
     s = SCALES[scale]
     data_dir = os.path.join(out, "data")
-    chosen = [(name, flags) for name, flags in rungs(scale, data_dir) if not only or slug(name) in only]
+    chosen = [(name, flags) for name, flags in rungs(scale, data_dir)
+              if (slug(name) in only if only else name not in EXTRA_RUNGS)]
     rows = []
     for name, flags in chosen:
         if flags["graph"].startswith("teacher:"):
@@ -484,7 +488,7 @@ def ladder(out, scale="cpu", device="auto", n_boot=200, only=None):
             json.dump(dict(flags, **s["grid"]), f, indent=1)
         print(f"== rung {name}: python train.py --sweep {spec} --out {directory}", flush=True)
         train.main(["--sweep", spec, "--out", directory, "--device", device])
-        rows.append(dict(rung=name, **fit_rung(directory, n_boot)))
+        rows.append(dict(rung=name, **fit_rung(directory, grid_runs(spec), n_boot)))
         with open(os.path.join(directory, "fit.json"), "w") as f:
             json.dump(dict(joint=dict({k: rows[-1][k] for k in ("E", "alpha", "beta")}, ci=rows[-1]["ci"])), f, indent=1)
     return rows
@@ -510,10 +514,18 @@ def _quiet(*args, **kwargs):
     pass
 
 
-def fit_rung(directory, n_boot=200):
-    """The joint law L = E + A/N^α + B/D^β (fit.py) on the best learning rate of each (N, D) of a rung's sweep,
-    E fixed to the exact floor where it is known (fitted for text), with bootstrap intervals."""
-    records = [r for r in fit.read_records(os.path.join(directory, "runs.jsonl")) if r.get("status") == "ok"]
+def grid_runs(spec):
+    """The run ids of a sweep spec's grid (train.expand_sweep)."""
+    parser = train.build_parser()
+    return {c.run_id() for c in train.expand_sweep(train.load_spec(spec), parser, train.RunConfig())}
+
+
+def fit_rung(directory, runs_wanted, n_boot=200):
+    """The joint law L = E + A/N^α + B/D^β (fit.py) on the best learning rate of each (N, D) of a rung's sweep
+    (the records of runs_wanted: older grids' runs in the same directory are left out), E fixed to the exact
+    floor where it is known (fitted for text), with bootstrap intervals."""
+    records = [r for r in fit.read_records(os.path.join(directory, "runs.jsonl"))
+               if r.get("status") == "ok" and r["run"] in runs_wanted]
     best = fit.best_runs(records, warn_edge=False)
     runs = fit.runs_from_records(best)
     floor = runs["floor"]
@@ -549,8 +561,11 @@ def plot_ladder(rows, path):
     for r in rows:
         ax.annotate(r["rung"] + ("*" if r["E_fitted"] else ""), (r["E"], r["alpha"]), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")
-    ax.set(xlabel="floor: entropy rate of the data (nats per token; * fitted E)", ylabel="exponent",
-           title="the ladder: scaling exponents against the data's entropy")
+    estimates = [r[k] for r in rows for k in ("alpha", "beta")]
+    top, bottom = 1.5 * max(estimates) + 0.5, min(0.0, min(estimates)) - 0.3
+    clipped = any(not bottom <= v <= top for r in rows for k in ("alpha", "beta") for v in r["ci"][k])
+    ax.set(xlabel="floor: entropy rate of the data (nats per token; * fitted E)", ylabel="exponent", ylim=(bottom, top),
+           title="the ladder: scaling exponents against the data's entropy" + (" (95% intervals clipped)" if clipped else ""))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -617,8 +632,8 @@ def main(argv=None):
     p = sub.add_parser("ladder", help="teachers, datasets, the student sweep on every rung, and one fit per rung")
     p.add_argument("--out", default="out/ladder", help="directory of everything the ladder makes (default out/ladder)")
     p.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: < 1 h on 2 cores; gpu: larger grids")
-    p.add_argument("--rungs", nargs="+", metavar="RUNG", help="only these rungs (" + ", ".join(
-        slug(name) for name, _ in rungs("cpu", "")) + ")")
+    p.add_argument("--rungs", nargs="+", metavar="RUNG", choices=[slug(name) for name, _ in rungs("cpu", "")],
+                   help="these rungs (default: all but percolation), of: %(choices)s")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples per fit (default 200)")
     p.add_argument("--json", metavar="PATH", help="write the table as JSON (default OUT/ladder.json)")
     for p in sub.choices.values():
