@@ -286,6 +286,7 @@ def _write_atomic(path, data):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared dataset from other users
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
