@@ -442,7 +442,7 @@ SCALES = dict(
              grid=dict(width=[16, 32, 64], tokens=[150_000, 500_000, 1_000_000], param="mup", base_width=64,
                        lr=2 ** -7, batch_size=20)),
     gpu=dict(vocab=8192, nodes=8192, edges=40960, m=5, L=128,
-             teacher=dict(width=512, tokens=200_000_000, lr=1e-3, batch_size=100),
+             teacher=dict(width=512, tokens=100_000_000, lr=1e-3, batch_size=100),  # needs --text: a corpus of >= 100M tokens
              grid=dict(width=[32, 64, 128, 256, 512], tokens=[3_000_000, 10_000_000, 30_000_000, 100_000_000],
                        lr=[2 ** -k for k in range(5, 12)], seed=[0, 1, 2], batch_size=100)),
     smoke=dict(vocab=300, nodes=300, edges=1500, m=3, L=20,
@@ -455,33 +455,41 @@ TEACHER_LAYERS = (1, 2, 4)
 EXTRA_RUNGS = ("percolation",)  # run only when named: not on the paper's ladder
 
 
-def rungs(scale, data_dir):
+def rungs(scale, data_dir, text=None):
     """(name, dataset flags) of every rung, simplest first: the paper's ladder, then a critical percolation
-    forest (Brill 2024's power-law distributed 'subtasks'; spectra.py compares theories on it)."""
+    forest (Brill 2024's power-law distributed 'subtasks'; spectra.py compares theories on it). text: corpus
+    files for the bigram and text rungs (None: the KJV), as one value of a sweep spec."""
     s = SCALES[scale]
     er = dict(graph="er", nodes=s["nodes"], edges=s["edges"])
+    corpus = dict(vocab=s["vocab"], **({} if text is None else dict(text=[list(text)])))
     return [("ER k=0", dict(er, kappa=0.0)), ("ER k=1", dict(er, kappa=1.0)),
-            ("BA", dict(graph="ba", nodes=s["nodes"], m=s["m"])), ("bigram", dict(graph="bigram", vocab=s["vocab"]))] + \
+            ("BA", dict(graph="ba", nodes=s["nodes"], m=s["m"])), ("bigram", dict(corpus, graph="bigram"))] + \
            [(f"T{k}L", dict(graph=f"teacher:{os.path.join(data_dir, f't{k}')}")) for k in TEACHER_LAYERS] + \
-           [("text", dict(graph="text", vocab=s["vocab"])), ("percolation", dict(graph="percolation", L=s["L"], forest=True))]
+           [("text", dict(corpus, graph="text")), ("percolation", dict(graph="percolation", L=s["L"], forest=True))]
 
 
 def slug(name):
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
-def ladder(out, scale="cpu", device="auto", n_boot=200, only=None):
+def ladder(out, scale="cpu", device="auto", n_boot=200, only=None, text=None):
     """Teachers and their datasets (those the chosen rungs need), the student sweep on every rung (train.py
     --sweep: a rerun skips finished runs) and one joint fit per rung, written to OUT/<rung>/fit.json in
-    fit.py's format. Returns the rows of the table."""
+    fit.py's format. text: the corpus files (None: the KJV); use one OUT per corpus. Returns the table's rows."""
     s = SCALES[scale]
     data_dir = os.path.join(out, "data")
-    chosen = [(name, flags) for name, flags in rungs(scale, data_dir)
+    chosen = [(name, flags) for name, flags in rungs(scale, data_dir, text)
               if (slug(name) in only if only else name not in EXTRA_RUNGS)]
+    corpus = corpus_tokens(text, s["vocab"], "train").size
+    for what, tokens in (("the text rung's largest budget", max(s["grid"]["tokens"])),
+                         ("a teacher's training", s["teacher"]["tokens"])):
+        if tokens > corpus:
+            print(f"warning: {what} ({tokens:,} tokens) is {tokens / corpus:.1f} epochs of the corpus "
+                  f"({corpus:,} tokens); give a larger one with --text", flush=True)
     rows = []
     for name, flags in chosen:
         if flags["graph"].startswith("teacher:"):
-            make_teacher_data(int(name[1]), out, s, device)
+            make_teacher_data(int(name[1]), out, s, device, text)
         directory = os.path.join(out, slug(name))
         os.makedirs(directory, exist_ok=True)
         spec = os.path.join(directory, "spec.json")
@@ -495,13 +503,13 @@ def ladder(out, scale="cpu", device="auto", n_boot=200, only=None):
     return rows
 
 
-def make_teacher_data(layers, out, s, device):
+def make_teacher_data(layers, out, s, device, text=None):
     """Train the ladder's teacher of `layers` blocks and sample its dataset, unless already there."""
     path = os.path.join(out, "teachers", f"t{layers}.pt")
     data = os.path.join(out, "data", f"t{layers}")
     if not os.path.exists(path + ".json"):
         print(f"== teacher T{layers}L", flush=True)
-        record = train_teacher(layers, path, vocab=s["vocab"], device=device, log=_quiet, **s["teacher"])
+        record = train_teacher(layers, path, files=text, vocab=s["vocab"], device=device, log=_quiet, **s["teacher"])
         print(f"   held-out loss {record['loss']:.4f} nats in {record['time_s']:.0f}s", flush=True)
     tokens = max(s["grid"]["tokens"])
     meta_path = os.path.join(data, "meta.json")
@@ -635,6 +643,8 @@ def main(argv=None):
     p.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: < 1 h on 2 cores; gpu: larger grids")
     p.add_argument("--rungs", nargs="+", metavar="RUNG", choices=[slug(name) for name, _ in rungs("cpu", "")],
                    help="these rungs (default: all but percolation), of: %(choices)s")
+    p.add_argument("--text", nargs="+", metavar="FILE", default=None, help="UTF-8 corpus files for the bigram, "
+                   "teacher and text rungs (default: the KJV; the gpu scale wants >= 100M tokens, e.g. FineWeb-edu)")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples per fit (default 200)")
     p.add_argument("--json", metavar="PATH", help="write the table as JSON (default OUT/ladder.json)")
     for p in sub.choices.values():
@@ -665,7 +675,7 @@ def main(argv=None):
                   f"± {meta['floor_train_se']:.4f} nats; Monte-Carlo check on the eval sequences (surprisal) "
                   f"{mc.mean():.4f} ± {mc.std() / math.sqrt(len(mc)):.4f}; teacher's loss on text {meta['teacher']['loss']:.4f}")
         else:
-            rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs)
+            rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs, args.text)
             print(ladder_table(rows))
             path = args.json or os.path.join(args.out, "ladder.json")
             with open(path, "w") as f:

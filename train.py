@@ -580,8 +580,8 @@ def expand_sweep(spec, parser, base):
 
 
 def parse_value(action, value):
-    if action.nargs == "+" and isinstance(value, str):  # one file of --text
-        return (value,)
+    if action.nargs == "+":  # --text: one file, or a list of files as one value
+        return (value,) if isinstance(value, str) else tuple(value)
     if isinstance(value, str) and action.type is not None:
         try:
             value = action.type(value)

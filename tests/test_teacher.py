@@ -345,3 +345,17 @@ def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
     teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "--boot", "20",
                   "--device", "cpu"])
     assert capsys.readouterr().out.count("0 to run") == 2
+
+
+def test_ladder_specs_carry_the_corpus(tmp_path):
+    """--text reaches the bigram and text rungs as one value of the sweep grid (a tuple of files), and the
+    default leaves the key out, so the runs' ids do not change."""
+    for text, expected in ((None, None), (("a.txt", "b.txt"), ("a.txt", "b.txt"))):
+        for name, flags in teacher.rungs("smoke", str(tmp_path), text):
+            if name not in ("bigram", "text"):
+                continue
+            spec = tmp_path / "spec.json"
+            spec.write_text(json.dumps(dict(flags, **teacher.SCALES["smoke"]["grid"])))
+            configs = train.expand_sweep(train.load_spec(str(spec)), train.build_parser(), train.RunConfig())
+            assert len(configs) == 4 and {c.text for c in configs} == {expected}
+            assert ("text" in flags) == (text is not None)
