@@ -42,6 +42,17 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+def interleaved_medians(ours, baseline, repeats):
+    """Median seconds of ours() and of baseline() after one warm-up call each, timed in alternation with
+    the order flipped every repeat, so that machine noise hits both sides alike."""
+    ours(), baseline()
+    times = ([], [])
+    for i in range(repeats):
+        for fn, t in ((ours, times[0]), (baseline, times[1]))[::1 if i % 2 else -1]:
+            t.append(median_time(fn, 1))
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 # ---------------------------------------------------------------------------------------------------
 # 1. sampling
 
@@ -132,14 +143,8 @@ def bench_ensemble(widths, V, repeats, members=8, batch_size=100, T=50):
             for step in alone:
                 step()
 
-        together(), one_after_another()  # warm up
-        t_ens, t_seq = [], []
-        for i in range(repeats):
-            for fn, times in ((together, t_ens), (one_after_another, t_seq))[::1 if i % 2 else -1]:
-                times.append(median_time(fn, 1))
-        rows.append(dict(width=width, members=members, ensemble_s=statistics.median(t_ens),
-                         sequential_s=statistics.median(t_seq),
-                         speedup=statistics.median(t_seq) / statistics.median(t_ens)))
+        t_ens, t_seq = interleaved_medians(together, one_after_another, repeats)
+        rows.append(dict(width=width, members=members, ensemble_s=t_ens, sequential_s=t_seq, speedup=t_seq / t_ens))
     return rows
 
 
@@ -160,13 +165,8 @@ def bench_training(widths, V, repeats, batch_size=100, T=50):
             torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
             ref_opt.step()
 
-        ours(), reference()  # warm up
-        t_ours, t_ref = [], []
-        for i in range(repeats):  # interleaved, alternating who goes first, so noise hits both alike
-            for fn, times in ((ours, t_ours), (reference, t_ref))[::1 if i % 2 else -1]:
-                times.append(median_time(fn, 1))
-        tokens = batch_size * T
-        rate, ref_rate = tokens / statistics.median(t_ours), tokens / statistics.median(t_ref)
+        t_ours, t_ref = interleaved_medians(ours, reference, repeats)
+        rate, ref_rate = batch_size * T / t_ours, batch_size * T / t_ref
         counted = GPT(train.model_config(cfg, g.V))
         rows.append(dict(width=width, params=counted.param_counts()["total"], tokens_per_s=rate,
                          reference_tokens_per_s=ref_rate, ratio=rate / ref_rate,
@@ -201,13 +201,8 @@ def bench_generation(repeats, batch_size=256, new_tokens=50, n_layer=4, width=12
                 torch.cuda.synchronize()
         return run
     cached, naive = timed(GPT.generate), timed(naive_generate)
-    cached(), naive()  # warm up
-    t_cached, t_naive = [], []
-    for i in range(repeats):  # interleaved, alternating who goes first, so noise hits both alike
-        for fn, times in ((cached, t_cached), (naive, t_naive))[::1 if i % 2 else -1]:
-            times.append(median_time(fn, 1))
-    tokens = batch_size * new_tokens
-    rate, naive_rate = tokens / statistics.median(t_cached), tokens / statistics.median(t_naive)
+    t_cached, t_naive = interleaved_medians(cached, naive, repeats)
+    rate, naive_rate = batch_size * new_tokens / t_cached, batch_size * new_tokens / t_naive
     return dict(device=str(device), n_layer=n_layer, width=width, V=V, batch_size=batch_size, new_tokens=new_tokens,
                 cached_tokens_per_s=rate, naive_tokens_per_s=naive_rate, speedup=rate / naive_rate)
 
