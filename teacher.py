@@ -331,7 +331,7 @@ def train_teacher(layers, out, width=128, tokens=2_000_000, lr=3e-3, batch_size=
     """Train a teacher GPT of `layers` blocks on the corpus (train.py's loop, dataset 'text'), save it to `out`
     (train.save_model) and its run record beside it (out + '.json'); return the record. Its `loss` is the
     held-out loss, nats per token, on the whole validation split."""
-    cfg = train.RunConfig(graph="text", text=_as_tuple(files), vocab=vocab, n_layer=layers, width=width,
+    cfg = train.RunConfig(graph="text", text=train.corpus_files(files), vocab=vocab, n_layer=layers, width=width,
                           tokens=tokens, lr=lr, batch_size=batch_size, seed=seed, eval_walks=10 ** 9)
     train.check_config(cfg)
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
@@ -341,10 +341,6 @@ def train_teacher(layers, out, width=128, tokens=2_000_000, lr=3e-3, batch_size=
     with open(out + ".json", "w") as f:
         json.dump(record, f, indent=1)
     return record
-
-
-def _as_tuple(files):
-    return None if files is None else tuple([files] if isinstance(files, str) else files)
 
 
 def teacher_record(path):
@@ -384,7 +380,9 @@ def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, d
     of the training split). Written: tokens.bin / eval_tokens.bin (uint16, (n, 51)), entropy.bin /
     eval_entropy.bin (float32, (n, 50), nats), teacher.pt (a copy: the directory is self-contained) and
     meta.json. The floor is exact: the mean entropy of the teacher's own next-token distributions along the
-    sampled sequences (floor_train, with its standard error over sequences).
+    sampled sequences (floor_train, with its standard error over sequences). meta also holds a Monte-Carlo
+    check of the eval sequences' floor: their mean surprisal under the teacher, with its standard error
+    (None at tau 0, where every draw is certain).
     """
     if not tau >= 0 or tokens < 1 or eval_sequences < 1:
         raise ValueError(f"need tau >= 0, tokens >= 1 and eval_sequences >= 1, got {tau}, {tokens}, {eval_sequences}")
@@ -408,9 +406,12 @@ def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, d
         _write_atomic(os.path.join(out, name), array.cpu().numpy().astype(dtype).tobytes())
     shutil.copyfile(teacher, os.path.join(out, "teacher.pt"))
     per_sequence = h.double().mean(1)
+    mc = surprisal(model, ex, tau) if tau > 0 else None
     meta = dict(path=out, V=model.config.vocab_size, length=length, sequences=n, eval_sequences=eval_sequences,
                 tau=tau, seed=seed, floor_train=float(per_sequence.mean()),
-                floor_train_se=float(per_sequence.std() / math.sqrt(n)),
+                floor_train_se=float(per_sequence.std() / math.sqrt(n)), floor_eval=float(eh.double().mean()),
+                eval_surprisal=None if mc is None else float(mc.mean()),
+                eval_surprisal_se=None if mc is None else float(mc.std() / math.sqrt(eval_sequences)),
                 teacher=dict(path=teacher, n_layer=model.config.n_layer, width=model.config.width,
                              loss=record["loss"], text=cfg["text"], vocab=cfg["vocab"]))
     _write_atomic(os.path.join(out, "meta.json"), json.dumps(meta, indent=1).encode())
@@ -509,18 +510,18 @@ def make_teacher_data(layers, out, s, device, text=None):
     data = os.path.join(out, "data", f"t{layers}")
     if not os.path.exists(path + ".json"):
         print(f"== teacher T{layers}L", flush=True)
-        record = train_teacher(layers, path, files=text, vocab=s["vocab"], device=device, log=_quiet, **s["teacher"])
+        record = train_teacher(layers, path, files=text, vocab=s["vocab"], device=device, log=train.quiet, **s["teacher"])
         print(f"   held-out loss {record['loss']:.4f} nats in {record['time_s']:.0f}s", flush=True)
     tokens = max(s["grid"]["tokens"])
-    meta_path = os.path.join(data, "meta.json")
-    if not os.path.exists(meta_path) or json.load(open(meta_path))["sequences"] * 50 < tokens:  # one epoch: 50 predictions a sequence
-        meta = sample_dataset(path, data, tokens, device=device, log=_quiet)
+    meta_path, predictions = os.path.join(data, "meta.json"), 0
+    if os.path.exists(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+        predictions = meta["sequences"] * (meta["length"] - 1)
+    if predictions < tokens:  # resample: every budget must fit in one epoch
+        meta = sample_dataset(path, data, tokens, device=device, log=train.quiet)
         print(f"   dataset: {meta['sequences']:,} sequences, floor {meta['floor_train']:.4f} "
               f"± {meta['floor_train_se']:.4f} nats", flush=True)
-
-
-def _quiet(*args, **kwargs):
-    pass
 
 
 def grid_runs(spec):
@@ -667,13 +668,10 @@ def main(argv=None):
         elif args.command == "sample":
             meta = sample_dataset(args.teacher, args.out, args.tokens, args.tau, args.eval_sequences, args.seed,
                                   args.device)
-            model = train.load_model(args.teacher)
-            eval_seqs = torch.from_numpy(np.fromfile(os.path.join(args.out, "eval_tokens.bin"), np.uint16)
-                                         .astype(np.int64).reshape(args.eval_sequences, -1))
-            mc = surprisal(model, eval_seqs, args.tau) if args.tau > 0 else torch.zeros(1)
+            check = ("" if meta["eval_surprisal"] is None else f"; eval sequences: floor {meta['floor_eval']:.4f}, "
+                     f"Monte-Carlo surprisal {meta['eval_surprisal']:.4f} ± {meta['eval_surprisal_se']:.4f}")
             print(f"{args.out}: {meta['sequences']:,} sequences; floor (stored entropies) {meta['floor_train']:.4f} "
-                  f"± {meta['floor_train_se']:.4f} nats; Monte-Carlo check on the eval sequences (surprisal) "
-                  f"{mc.mean():.4f} ± {mc.std() / math.sqrt(len(mc)):.4f}; teacher's loss on text {meta['teacher']['loss']:.4f}")
+                  f"± {meta['floor_train_se']:.4f} nats{check}; teacher's loss on text {meta['teacher']['loss']:.4f}")
         else:
             rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs, args.text)
             print(ladder_table(rows))

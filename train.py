@@ -581,7 +581,7 @@ def expand_sweep(spec, parser, base):
 
 def parse_value(action, value):
     if action.nargs == "+":  # --text: one file, or a list of files as one value
-        return (value,) if isinstance(value, str) else tuple(value)
+        return corpus_files(value)
     if isinstance(value, str) and action.type is not None:
         try:
             value = action.type(value)
@@ -797,11 +797,15 @@ def dataset_name(text):
     raise argparse.ArgumentTypeError(f"dataset {text!r} is not one of {', '.join(DATASETS)}")
 
 
+def corpus_files(value):
+    """--text as RunConfig keeps it: a tuple of paths (hashable, and the same run whether one file came as a
+    string or a list), or None for the default corpus."""
+    return None if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+
 def config_from_args(args):
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig)}
-    if isinstance(values["text"], (list, str)):  # hashable and the same run whether given as a list or a string
-        values["text"] = tuple([values["text"]] if isinstance(values["text"], str) else values["text"])
-    return RunConfig(**values)
+    return RunConfig(**dict(values, text=corpus_files(values["text"])))
 
 
 def check_config(cfg):

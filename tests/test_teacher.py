@@ -279,6 +279,8 @@ def test_teacher_trains_with_train_py_and_samples(tiny_teacher, monkeypatch):
     assert record["dataset"] == "text" and record["floor"] is None and record["excess"] is None
     assert record["loss"] < math.log(300) - 0.5  # it learned something about the text
     assert meta["sequences"] == 100 and meta["V"] == 300 and meta["length"] == 51  # 5000 predictions / 50
+    # the Monte-Carlo check stored with the dataset: surprisal of the eval sequences vs their stored floor
+    assert abs(meta["eval_surprisal"] - meta["floor_eval"]) < 4 * meta["eval_surprisal_se"]  # false alarm 6e-5
     tokens = np.fromfile(os.path.join(meta["path"], "tokens.bin"), np.uint16).reshape(100, 51)
     assert tokens.max() < 300
     # the record's config names the corpus the start tokens come from
