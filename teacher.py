@@ -453,12 +453,13 @@ SCALES = dict(
 TEACHER_LAYERS = (1, 2, 4)
 
 
-EXTRA_RUNGS = ("percolation",)  # run only when named: not on the paper's ladder
+EXTRA_RUNGS = ("percolation", "trees")  # run only when named: not on the paper's ladder
 
 
 def rungs(scale, data_dir, text=None):
-    """(name, dataset flags) of every rung, simplest first: the paper's ladder, then a critical percolation
-    forest (Brill 2024's power-law distributed 'subtasks'; spectra.py compares theories on it). text: corpus
+    """(name, dataset flags) of every rung, simplest first: the paper's ladder, then two forests of
+    critical clusters (Brill 2024's 'subtasks'; theory.py compares theories on them): all clusters of an
+    L x L lattice at p_c, and L² nodes of critical Galton–Watson trees (his mean-field ensemble). text: corpus
     files for the bigram and text rungs (None: the KJV), as one value of a sweep spec."""
     s = SCALES[scale]
     er = dict(graph="er", nodes=s["nodes"], edges=s["edges"])
@@ -466,7 +467,8 @@ def rungs(scale, data_dir, text=None):
     return [("ER k=0", dict(er, kappa=0.0)), ("ER k=1", dict(er, kappa=1.0)),
             ("BA", dict(graph="ba", nodes=s["nodes"], m=s["m"])), ("bigram", dict(corpus, graph="bigram"))] + \
            [(f"T{k}L", dict(graph=f"teacher:{os.path.join(data_dir, f't{k}')}")) for k in TEACHER_LAYERS] + \
-           [("text", dict(corpus, graph="text")), ("percolation", dict(graph="percolation", L=s["L"], forest=True))]
+           [("text", dict(corpus, graph="text")), ("percolation", dict(graph="percolation", L=s["L"], forest=True)),
+            ("trees", dict(graph="critical-trees", nodes=s["L"] ** 2))]
 
 
 def slug(name):
@@ -643,11 +645,12 @@ def main(argv=None):
     p.add_argument("--out", default="out/ladder", help="directory of everything the ladder makes (default out/ladder)")
     p.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: < 1 h on 2 cores; gpu: larger grids")
     p.add_argument("--rungs", nargs="+", metavar="RUNG", choices=[slug(name) for name, _ in rungs("cpu", "")],
-                   help="these rungs (default: all but percolation), of: %(choices)s")
+                   help="these rungs (default: all but percolation and trees), of: %(choices)s")
     p.add_argument("--text", nargs="+", metavar="FILE", default=None, help="UTF-8 corpus files for the bigram, "
                    "teacher and text rungs (default: the KJV; the gpu scale wants >= 100M tokens, e.g. FineWeb-edu)")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples per fit (default 200)")
-    p.add_argument("--json", metavar="PATH", help="write the table as JSON (default OUT/ladder.json)")
+    p.add_argument("--json", metavar="PATH",
+                   help="write the table as JSON, the plot beside it as PNG (default OUT/ladder[-RUNG...].json)")
     for p in sub.choices.values():
         if p.prog.split()[-1] != "prepare":
             p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="auto: cuda > mps > cpu")
@@ -675,11 +678,13 @@ def main(argv=None):
         else:
             rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs, args.text)
             print(ladder_table(rows))
-            path = args.json or os.path.join(args.out, "ladder.json")
+            # a run of chosen rungs gets its own files, so it does not overwrite the whole ladder's table
+            name = "ladder" + "".join(f"-{slug(r)}" for r in args.rungs or [])
+            path = args.json or os.path.join(args.out, name + ".json")
             with open(path, "w") as f:
                 json.dump(rows, f, indent=1)
-            plot_ladder(rows, os.path.join(args.out, "ladder.png"))
-            print(f"table in {path}, plot in {os.path.join(args.out, 'ladder.png')}")
+            plot_ladder(rows, os.path.splitext(path)[0] + ".png")
+            print(f"table in {path}, plot in {os.path.splitext(path)[0]}.png")
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

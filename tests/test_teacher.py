@@ -330,23 +330,24 @@ def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
     fit.json hold finite exponents, and a rerun trains nothing."""
     monkeypatch.setattr(teacher, "DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "ladder"
-    teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "--boot", "20",
-                  "--device", "cpu"])
+    teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
+                  "20", "--device", "cpu"])
     assert sorted(os.listdir(out / "teachers")) == ["t2.pt", "t2.pt.json"]
-    rows = json.load(open(out / "ladder.json"))
-    assert [r["rung"] for r in rows] == ["ER k=1", "T2L"]
+    rows = json.load(open(out / "ladder-er-k-1-t2l-trees.json"))
+    assert [r["rung"] for r in rows] == ["ER k=1", "T2L", "trees"]
     grid = teacher.SCALES["smoke"]["grid"]
-    for rung in ("er-k-1", "t2l"):
+    for rung in ("er-k-1", "t2l", "trees"):
         records = [json.loads(line) for line in open(out / rung / "runs.jsonl")]
         assert len(records) == len(grid["width"]) * len(grid["tokens"]) == len({r["run"] for r in records})
         joint = json.load(open(out / rung / "fit.json"))["joint"]
         assert all(math.isfinite(joint[k]) for k in ("alpha", "beta")) and len(joint["ci"]["alpha"]) == 2
-    assert rows[1]["floor"] == pytest.approx(records[0]["floor"])  # E fixed to the teacher rung's exact floor
-    assert (out / "ladder.png").stat().st_size > 0
+    t2l = json.loads(open(out / "t2l" / "runs.jsonl").readline())
+    assert rows[1]["floor"] == pytest.approx(t2l["floor"])  # E fixed to the teacher rung's exact floor
+    assert (out / "ladder-er-k-1-t2l-trees.png").stat().st_size > 0
     capsys.readouterr()
-    teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "--boot", "20",
-                  "--device", "cpu"])
-    assert capsys.readouterr().out.count("0 to run") == 2
+    teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
+                  "20", "--device", "cpu"])
+    assert capsys.readouterr().out.count("0 to run") == 3
 
 
 def test_ladder_specs_carry_the_corpus(tmp_path):
