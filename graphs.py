@@ -695,9 +695,10 @@ def critical_trees(n_nodes, c=1.0, s_max=None, kappa=0.0, seed=0):
     rng = np.random.default_rng(seed)
     support = np.arange(2, s_max + 1)
     pmf = borel_pmf(support, c)
+    pmf /= pmf.sum()
     sizes = np.zeros(0, dtype=np.int64)
     while sizes.sum() < n:
-        sizes = np.r_[sizes, rng.choice(support, size=n // 2 + 1, p=pmf / pmf.sum())]
+        sizes = np.r_[sizes, rng.choice(support, size=n // 2 + 1, p=pmf)]
     sizes = sizes[:np.searchsorted(np.cumsum(sizes), n) + 1]
     offsets = np.r_[0, np.cumsum(sizes)[:-1]]
     edges = [np.array(nx.from_prufer_sequence(rng.integers(0, s, s - 2).tolist()).edges) + offset
@@ -719,6 +720,20 @@ def cluster_statistics(sizes, s_min=10):
     return dict(n_clusters=int(sizes.size), largest_cluster=int(sizes.max()),
                 largest_fraction=float(sizes.max() / sizes.sum()), tau_mle=tau, tau_se=se,
                 tau_s_min=int(s_min), tau_n=n_fit)
+
+
+def cluster_dimension(graph):
+    """
+    Brill 2024's D for a chain built of percolation clusters, from its ensemble and arguments: 91/48 for the
+    square lattice at or below p_c (fractal clusters), 2 above it (compact clusters: the lattice's own d),
+    4 for critical or subcritical Poisson clusters (mean field, d >= 6). None for anything else: ER, BA,
+    bigram chains and supercritical Poisson graphs have no cluster dimension.
+    """
+    if graph.name == "percolation":
+        return DF_2D if graph.args["p"] <= (SITE_PC if graph.args["kind"] == "site" else BOND_PC) else 2.0
+    if graph.name in ("critical-er", "critical-trees") and graph.args["c"] <= 1:
+        return DF_MEAN_FIELD
+    return None
 
 
 def subtask_statistics(graph, s_min=10):
@@ -986,20 +1001,17 @@ def main(argv=None):
         summary = g.describe(spectral_gap=True if args.spectral_gap else None)
         if args.graph == "percolation":
             A, occupied = percolation_adjacency(args.L, args.p, args.kind, not args.open, args.seed)
-            summary.update(cluster_statistics(cluster_sizes(A, occupied)[1], args.s_min), tau_theory=TAU_2D,
-                           cluster_dimension=DF_2D if g.args["p"] <= (SITE_PC if args.kind == "site" else BOND_PC)
-                           else 2.0)  # supercritical clusters are compact: Brill's D is the lattice's d
+            summary.update(cluster_statistics(cluster_sizes(A, occupied)[1], args.s_min), tau_theory=TAU_2D)
             if args.spanning:
                 p_c, ci = critical_point(spanning_thresholds(args.L, args.kind, args.spanning, args.seed))
                 summary.update(p_c_spanning=p_c, p_c_ci=ci, p_c_theory=SITE_PC if args.kind == "site" else BOND_PC)
         if args.graph == "critical-er":
             sizes = cluster_sizes(critical_er_adjacency(args.nodes, args.c, args.seed))[1]
-            summary.update(cluster_statistics(sizes, args.s_min), tau_theory=TAU_MEAN_FIELD,
-                           cluster_dimension=DF_MEAN_FIELD if args.c <= 1 else None)
+            summary.update(cluster_statistics(sizes, args.s_min), tau_theory=TAU_MEAN_FIELD)
             stat, dof, p_value = borel_chi2(sizes, args.nodes, args.c)
             summary.update(borel_chi2=stat, borel_dof=dof, borel_p_value=p_value)
-        if args.graph == "critical-trees":
-            summary.update(cluster_dimension=DF_MEAN_FIELD)
+        if cluster_dimension(g) is not None:
+            summary.update(cluster_dimension=cluster_dimension(g))
         if g.clusters is not None:
             summary.update(subtask_statistics(g, args.s_min))
         if args.spectrum or args.plot:

@@ -681,10 +681,11 @@ def main(argv=None):
             # a run of chosen rungs gets its own files, so it does not overwrite the whole ladder's table
             name = "ladder" + "".join(f"-{slug(r)}" for r in args.rungs or [])
             path = args.json or os.path.join(args.out, name + ".json")
+            plot = os.path.splitext(path)[0] + ".png"
             with open(path, "w") as f:
                 json.dump(rows, f, indent=1)
-            plot_ladder(rows, os.path.splitext(path)[0] + ".png")
-            print(f"table in {path}, plot in {os.path.splitext(path)[0]}.png")
+            plot_ladder(rows, plot)
+            print(f"table in {path}, plot in {plot}")
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
