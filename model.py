@@ -9,7 +9,9 @@ Three multipliers let mup.py set a parametrization without touching this file's 
   readout_mult    the factor on the logits (1 = standard; muP uses base_width/width)
 """
 import math
-from dataclasses import dataclass
+import os
+import pickle
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
@@ -202,3 +204,31 @@ class GPT(nn.Module):
             tokens.append(x)
         out = torch.cat(tokens, dim=1)
         return (out, entropy) if return_entropy else out
+
+
+def save_model(path, config, state):
+    """Write a trained GPT to path as plain tensors and numbers: its GPTConfig (multipliers included) and its
+    state dict (a tied readout is stored once, as the token table). Written to a temporary file, then
+    renamed, so a crash never leaves half a model."""
+    state = {n: t.detach().cpu().clone() for n, t in state.items() if not (config.tie_weights and n == "lm_head.weight")}
+    tmp = f"{path}.tmp"
+    torch.save(dict(config=asdict(config), state=state), tmp)
+    os.replace(tmp, path)
+
+
+def load_model(path, device="cpu"):
+    """A GPT written by save_model (train.py --save), in eval mode on device. weights_only loading: a
+    checkpoint can never run code. A file that is not such a model is a ValueError naming it."""
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+        model, state = GPT(GPTConfig(**saved["config"])), dict(saved["state"])
+        if model.config.tie_weights:
+            state["lm_head.weight"] = state["wte.weight"]
+        model.load_state_dict(state)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such model file")
+    except (KeyError, TypeError, ValueError, RuntimeError, EOFError, AttributeError, IndexError,
+            pickle.UnpicklingError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"{path}: not a model saved by train.py --save ({first})")
+    return model.to(device).eval()

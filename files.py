@@ -1,0 +1,52 @@
+"""
+Writing files so that nothing already written is lost and no reader ever sees half a file.
+
+Every output is checked before work starts (`check_writable`), and written through a temporary file in the
+same directory that replaces the target in one rename (`atomic_write`), so a crash leaves either the old
+file or the new one.
+"""
+import json
+import os
+import tempfile
+
+
+def check_writable(path, directory=False):
+    """Refuse, before any work, an output that cannot be written: a ValueError naming the path. Creates the
+    missing parent directories (or the directory itself with directory=True); never truncates a file."""
+    target = path if directory else os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(target, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot create directory ({e.strerror or e})")
+    if directory:
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise ValueError(f"{path}: directory is not writable")
+        return path
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory, not a file")
+    try:
+        with open(path, "ab"):  # append mode: creates a missing file, leaves an existing one as it is
+            pass
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write ({e.strerror or e})")
+    return path
+
+
+def atomic_write(path, data):
+    """Write bytes to path through a temporary file in its directory, then one os.replace."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared dataset from other users
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj, indent=1):
+    """obj as strict JSON (no NaN or Infinity, which other readers refuse), written atomically."""
+    atomic_write(path, (json.dumps(obj, indent=indent, allow_nan=False) + "\n").encode())
