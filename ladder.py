@@ -1,0 +1,249 @@
+"""
+The ladder of datasets (Barkeshli et al. 2026): ER walks -> BA walks -> the corpus's bigram chain -> data
+sampled from 1-, 2-, 4-layer teachers (teacher.py) -> the text itself (corpus.py), every rung with the same
+student sweep (train.py --sweep) and one joint scaling-law fit per rung (fit.py), then a table and a plot of
+the exponents against each rung's floor (nats per token).
+
+    python ladder.py                            # every rung, the CPU grid (< 1 h on 2 cores)
+    python ladder.py --scale gpu --out out/ladder_gpu
+    python ladder.py --rungs er-k-1 t2l         # only these rungs: OUT/ladder-er-k-1-t2l.json and .png
+
+Everything goes under OUT: teachers/t<k>.pt (+ .json records), data/t<k>/ (their sampled datasets), and per
+rung OUT/<rung>/spec.json, runs.jsonl, fit.json (fit.py's format).
+"""
+
+import argparse
+import os
+import re
+
+import numpy as np
+
+import cli
+import corpus
+import data
+import fit
+import plotting
+import records
+import sweep
+import teacher
+import train
+from files import check_writable, write_json
+
+# Student grids and teachers. "cpu": under an hour on a 2-core laptop, with one learning rate under muP
+# (mup.py lr-transfer finds the same best lr, 2^-7, at every width 32..256 on walks) instead of a grid;
+# "gpu": closer to the paper (Barkeshli et al. 2026: 2-layer students, 14 learning rates, 3 seeds per point),
+# the best lr per (N, D) kept by fit.best_runs; "smoke": seconds, for tests of the wiring (numbers meaningless).
+SCALES = dict(
+    cpu=dict(vocab=2048, nodes=2048, edges=10240, m=5, L=64, teacher=dict(teacher.CPU_TEACHER),
+             grid=dict(width=[16, 32, 64], tokens=[150_000, 500_000, 1_000_000], param="mup", base_width=64,
+                       lr=2 ** -7, batch_size=20)),
+    gpu=dict(vocab=8192, nodes=8192, edges=40960, m=5, L=128,
+             teacher=dict(width=512, tokens=100_000_000, lr=1e-3, batch_size=100),  # needs --text: a corpus of >= 100M tokens
+             grid=dict(width=[32, 64, 128, 256, 512], tokens=[3_000_000, 10_000_000, 30_000_000, 100_000_000],
+                       lr=[2 ** -k for k in range(5, 12)], seed=[0, 1, 2], batch_size=100)),
+    smoke=dict(vocab=300, nodes=300, edges=1500, m=3, L=20,
+               teacher=dict(width=16, tokens=5_000, lr=1e-2, batch_size=10),
+               grid=dict(width=[16, 32], tokens=[2_000, 4_000], lr=1e-2, batch_size=10, eval_walks=20)),
+)
+EXTRA_RUNGS = ("percolation", "trees")  # run only when named: not on the paper's ladder
+
+
+# -----------------------------------------------------------------------------
+# the rungs
+
+def rungs(scale, data_dir, text=None):
+    """(name, dataset flags) of every rung, simplest first: the paper's ladder, then two forests of
+    critical clusters (Brill 2024's 'subtasks'; theory.py compares theories on them): all clusters of an
+    L x L lattice at p_c, and L² nodes of critical Galton–Watson trees (his mean-field ensemble). text: corpus
+    files for the bigram and text rungs (None: the KJV), as one value of a sweep spec."""
+    s = SCALES[scale]
+    er = dict(graph="er", nodes=s["nodes"], edges=s["edges"])
+    text_flags = dict(vocab=s["vocab"], **({} if text is None else dict(text=[list(text)])))
+    return [("ER k=0", dict(er, kappa=0.0)), ("ER k=1", dict(er, kappa=1.0)),
+            ("BA", dict(graph="ba", nodes=s["nodes"], m=s["m"])), ("bigram", dict(text_flags, graph="bigram"))] + \
+           [(f"T{k}L", dict(graph=f"teacher:{os.path.join(data_dir, f't{k}')}")) for k in teacher.LAYERS] + \
+           [("text", dict(text_flags, graph="text")), ("percolation", dict(graph="percolation", L=s["L"], forest=True)),
+            ("trees", dict(graph="critical-trees", nodes=s["L"] ** 2))]
+
+
+def slug(name):
+    """A rung's name as a flag value and directory name: 'ER k=1' -> 'er-k-1'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+RUNG_SLUGS = [slug(name) for name, _ in rungs("cpu", "")]
+
+
+def chosen_rungs(scale, data_dir, only=None, text=None):
+    """The rungs named by slug in `only`, else every rung but the extra ones, in ladder order."""
+    return [(name, flags) for name, flags in rungs(scale, data_dir, text)
+            if (slug(name) in only if only else name not in EXTRA_RUNGS)]
+
+
+# -----------------------------------------------------------------------------
+# teachers, sweeps and fits
+
+def warn_epochs(s, text):
+    """Warn when the text rung's largest budget or a teacher's training is more than one epoch of the
+    corpus (tokens of its training split): a larger corpus belongs with --text."""
+    size = corpus.corpus_tokens(text, s["vocab"], "train").size
+    for what, tokens in (("the text rung's largest budget", max(s["grid"]["tokens"])),
+                         ("a teacher's training", s["teacher"]["tokens"])):
+        if tokens > size:
+            print(f"warning: {what} ({tokens:,} tokens) is {tokens / size:.1f} epochs of the corpus "
+                  f"({size:,} tokens); give a larger one with --text", flush=True)
+
+
+def dataset_predictions(directory):
+    """Training predictions (tokens) of the teacher dataset in directory, 0 if there is none yet."""
+    if not os.path.exists(os.path.join(directory, "meta.json")):
+        return 0
+    meta = data.read_teacher_meta(directory)
+    return meta["sequences"] * (meta["length"] - 1)
+
+
+def make_teacher_data(layers, out, s, device, text=None):
+    """Train the ladder's teacher of `layers` blocks and sample its dataset, unless already there."""
+    path = os.path.join(out, "teachers", f"t{layers}.pt")
+    directory = os.path.join(out, "data", f"t{layers}")
+    if not os.path.exists(path + ".json"):
+        print(f"== teacher T{layers}L", flush=True)
+        record = teacher.train_teacher(layers, path, files=text, vocab=s["vocab"], device=device, log=train.quiet,
+                                       **s["teacher"])
+        print(f"   held-out loss {record['loss']:.4f} nats in {record['time_s']:.0f}s", flush=True)
+    if dataset_predictions(directory) < max(s["grid"]["tokens"]):  # resample: every budget must fit in one epoch
+        meta = teacher.sample_dataset(path, directory, max(s["grid"]["tokens"]), device=device, log=train.quiet)
+        print(f"   dataset: {meta['sequences']:,} sequences, floor {meta['floor_train']:.4f} "
+              f"± {meta['floor_train_se']:.4f} nats", flush=True)
+
+
+def grid_runs(spec):
+    """The run ids of a sweep spec's grid (sweep.expand on train.py's default run)."""
+    return {c.run_id() for c in sweep.expand(sweep.load_spec(spec), train.RunConfig())}
+
+
+def fit_rung(directory, runs_wanted, n_boot=200):
+    """The joint law L = E + A/N^α + B/D^β (fit.py) on the best learning rate of each (N, D) of a rung's sweep
+    (the records of runs_wanted: older grids' runs in the same directory are left out), E fixed to the exact
+    floor (nats per token) where it is known (fitted for text), with bootstrap intervals."""
+    found = [r for r in records.read_records([os.path.join(directory, "runs.jsonl")])
+             if r.get("status") == "ok" and r["run"] in runs_wanted]
+    best = fit.best_runs(found, warn_edge=False)
+    runs = fit.runs_from_records(best)
+    floor = runs["floor"]
+    spec = fit.joint_spec(runs["N"], runs["D"], floor)
+    law = fit.fit_law(spec, runs["L"])
+    boot = fit.bootstrap_law(spec, runs["L"], law, n_boot=n_boot, quiet=True)
+    return dict(V=best[0]["V"], floor=None if floor is None else float(np.mean(floor)), E=law["E"] if floor is None
+                else float(np.mean(floor)), E_fitted=floor is None, alpha=law["alpha"], beta=law["beta"],
+                ci=dict(alpha=boot["ci"]["alpha"], beta=boot["ci"]["beta"]), points=len(best),
+                lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"])
+
+
+def run_rung(name, flags, out, s, device, n_boot):
+    """One rung: its sweep spec (OUT/<rung>/spec.json), the sweep (train.py --sweep: a rerun skips finished
+    runs), and its joint fit, written to OUT/<rung>/fit.json in fit.py's format; returns the table's row."""
+    directory = os.path.join(out, slug(name))
+    spec = os.path.join(directory, "spec.json")
+    write_json(spec, dict(flags, **s["grid"]))
+    print(f"== rung {name}: python train.py --sweep {spec} --out {directory}", flush=True)
+    train.main(["--sweep", spec, "--out", directory, "--device", device])
+    row = dict(rung=name, **fit_rung(directory, grid_runs(spec), n_boot))
+    write_json(os.path.join(directory, "fit.json"), dict(joint=dict({k: row[k] for k in ("E", "alpha", "beta")},
+                                                                     ci=row["ci"])))
+    return row
+
+
+def ladder(out, scale="cpu", device="auto", n_boot=200, only=None, text=None):
+    """Teachers and their datasets (those the chosen rungs need), the student sweep on every rung and one
+    joint fit per rung (run_rung). text: the corpus files (None: the KJV); use one OUT per corpus. Returns
+    the table's rows."""
+    s = SCALES[scale]
+    chosen = chosen_rungs(scale, os.path.join(out, "data"), only, text)
+    warn_epochs(s, text)
+    rows = []
+    for name, flags in chosen:
+        if flags["graph"].startswith("teacher:"):
+            make_teacher_data(int(name[1]), out, s, device, text)
+        rows.append(run_rung(name, flags, out, s, device, n_boot))
+    return rows
+
+
+# -----------------------------------------------------------------------------
+# the table and the plot
+
+def ladder_table(rows):
+    """The rows as a text table: each rung's vocabulary, floor (nats per token) and both exponents."""
+    lines = [f"{'rung':<12} {'V':>6} {'floor':>8} {'alpha [95% CI]':>24} {'beta [95% CI]':>24} {'points':>6}"]
+    for r in rows:
+        floor = f"{r['E']:.3f}*" if r["E_fitted"] else f"{r['floor']:.3f}"
+        cells = [f"{r[k]:.3f} [{r['ci'][k][0]:.3f}, {r['ci'][k][1]:.3f}]" for k in ("alpha", "beta")]
+        lines.append(f"{r['rung']:<12} {r['V']:>6} {floor:>8} {cells[0]:>24} {cells[1]:>24} {r['points']:>6}")
+    return "\n".join(lines + ["* no known floor: E fitted (natural text)"])
+
+
+def plot_ladder(rows, path):
+    """Exponents α (model size) and β (data) of each rung against its floor, nats per token."""
+    fig, ax = plotting.figure(figsize=(7, 4.5))
+    for key, color in (("alpha", "C0"), ("beta", "C3")):
+        x = [r["E"] for r in rows]
+        y = [r[key] for r in rows]
+        err = np.abs(np.array([r["ci"][key] for r in rows]).T - y)
+        ax.errorbar(x, y, yerr=err, fmt="o", color=color, capsize=3, label=f"{key} (L ∝ {'N' if key == 'alpha' else 'D'}^-{key})")
+    for r in rows:
+        ax.annotate(r["rung"] + ("*" if r["E_fitted"] else ""), (r["E"], r["alpha"]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    estimates = [r[k] for r in rows for k in ("alpha", "beta")]
+    # bootstrap intervals of a poorly constrained rung can span orders of magnitude: keep the estimates readable
+    top, bottom = 1.5 * max(estimates) + 0.5, min(0.0, min(estimates)) - 0.3
+    clipped = any(not bottom <= v <= top for r in rows for k in ("alpha", "beta") for v in r["ci"][k])
+    ax.set(xlabel="floor: entropy rate of the data (nats per token; * fitted E)", ylabel="exponent", ylim=(bottom, top),
+           title="the ladder: scaling exponents against the data's entropy" + (" (95% intervals clipped)" if clipped else ""))
+    ax.legend()
+    plotting.savefig(fig, path, dpi=110)
+
+
+# -----------------------------------------------------------------------------
+# command line
+
+def build_parser():
+    p = cli.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="out/ladder", help="directory of everything the ladder makes (default out/ladder)")
+    p.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: < 1 h on 2 cores; gpu: larger grids")
+    p.add_argument("--rungs", nargs="+", metavar="RUNG", choices=RUNG_SLUGS,
+                   help="these rungs (default: all but percolation and trees), of: %(choices)s")
+    p.add_argument("--text", nargs="+", metavar="FILE", default=None, help="UTF-8 corpus files for the bigram, "
+                   "teacher and text rungs (default: the KJV; the gpu scale wants >= 100M tokens, e.g. FineWeb-edu)")
+    p.add_argument("--boot", type=teacher.positive(cli.parse_int), default=200,
+                   help="bootstrap resamples per fit, >= 1 (default 200)")
+    p.add_argument("--json", metavar="PATH",
+                   help="write the table as JSON, the plot beside it as PNG (default OUT/ladder[-RUNG...].json)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="auto: cuda > mps > cpu")
+    return p
+
+
+def output_paths(args):
+    """(table JSON, plot PNG), checked writable before any work. A run of chosen rungs gets its own files,
+    so it does not overwrite the whole ladder's table."""
+    check_writable(args.out, directory=True)
+    name = "ladder" + "".join(f"-{r}" for r in args.rungs or [])
+    path = args.json or os.path.join(args.out, name + ".json")
+    plot = os.path.splitext(path)[0] + ".png"
+    return check_writable(path), check_writable(plot)
+
+
+def run(args):
+    path, plot = output_paths(args)
+    rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs, args.text)
+    print(ladder_table(rows))
+    write_json(path, rows)
+    plot_ladder(rows, plot)
+    print(f"table in {path}, plot in {plot}")
+
+
+def main(argv=None):
+    cli.guarded(run, build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
