@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import chain  # noqa: E402
 import graphs  # noqa: E402
 import walks  # noqa: E402
 
@@ -237,6 +238,26 @@ def test_cli(tmp_path):
     assert r.returncode == 2 and "edges.txt:1:" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["er", "--nodes", "5", "--edges", "100"], "error: edges must be <="),  # more edges than node pairs
+    (["er", "--kappa", "nan"], "error: argument --kappa: not a finite number"),
+    (["er", "--nodes", "x"], "error: argument --nodes: not a count"),
+    (["ba", "--m", "-1"], "error: argument --m: not a whole"),
+    (["percolation", "--L", "16", "--kind", "triangle"], "error: argument --kind: invalid choice"),
+])
+def test_cli_bad_values_are_one_line(args, message):
+    r = run_cli(*args)
+    assert r.returncode == 2 and r.stderr.startswith(message), r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr and "usage:" not in r.stderr
+
+
+def test_cli_unwritable_output_refused_before_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = run_cli("er", "--nodes", "50", "--edges", "200", "--json", str(blocker / "g.json"))
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stdout == ""
+
+
 # -----------------------------------------------------------------------------
 # bigram chains of a token sequence
 
@@ -304,7 +325,7 @@ def test_bigram_stationary_entropy_rate_and_gap_match_dense(V, unseen):
     np.testing.assert_allclose(g.stationary(), pi, atol=1e-13)
     np.testing.assert_allclose(g.stationary(), u, atol=1e-13)    # the unigram distribution, exactly
     assert (g.stationary()[unseen] == 0).all()                 # unseen tokens are transient
-    np.testing.assert_allclose(graphs._stationary(g.P), pi, atol=1e-12)  # the generic solver copes too
+    np.testing.assert_allclose(chain._stationary(g.P), pi, atol=1e-12)  # the generic solver copes too
     assert abs(g.entropy_rate() - pi @ dense_entropy(P)) < 1e-12
     # = the corpus's conditional entropy H(next | current) over its (cyclic) pairs
     joint = np.bincount(tokens * V + np.roll(tokens, -1), minlength=V * V).reshape(V, V) / tokens.size
@@ -320,7 +341,7 @@ def test_bigram_period_skips_transient_tokens():
     g = graphs.bigram(np.tile([1, 2], 50), 4)  # period 2; tokens 0 and 3 never occur: transient
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no levels cast from inf for the nodes a search cannot reach
-        assert graphs._period(g.P, 1) == 2 and g.spectral_gap() == 0.0
+        assert chain._period(g.P, 1) == 2 and g.spectral_gap() == 0.0
 
 
 def test_bigram_smoothing_adds_k():

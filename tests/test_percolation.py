@@ -9,14 +9,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import graphs  # noqa: E402
+import percolation  # noqa: E402
 
 
-@pytest.mark.parametrize("kind, p_c", [("site", graphs.SITE_PC), ("bond", graphs.BOND_PC)])
+@pytest.mark.parametrize("kind, p_c", [("site", percolation.SITE_PC), ("bond", percolation.BOND_PC)])
 def test_critical_point_from_spanning(kind, p_c):
     # 150 open 48 x 48 lattices: the median's 95% interval is ~±0.005 wide; the finite-size shift of the
     # median is smaller still, so 0.015 leaves room for both
-    thresholds = graphs.spanning_thresholds(48, kind, n_samples=150, seed=0)
-    estimate, (low, high) = graphs.critical_point(thresholds)
+    thresholds = percolation.spanning_thresholds(48, kind, n_samples=150, seed=0)
+    estimate, (low, high) = percolation.critical_point(thresholds)
     assert abs(estimate - p_c) < 0.015 and low <= estimate <= high
     # R_L(p) rises through 1/2 around p_c: mostly not spanning well below, mostly spanning well above
     assert np.mean(thresholds <= p_c - 0.05) < 0.2 and np.mean(thresholds <= p_c + 0.05) > 0.8
@@ -27,43 +28,43 @@ def test_tau_at_criticality(kind, L):
     # MLE over clusters >= 10 sites of one periodic lattice at p_c. Tolerance 0.1 (the issue's): the
     # standard error is ~0.02-0.03, and site percolation's corrections to scaling pull τ down by ~0.08
     # at this s_min (bond by less), a known slow approach to 187/91
-    labels, sizes = graphs.cluster_sizes(*graphs.percolation_adjacency(L, None, kind, True, seed=0))
-    tau, se, n = graphs.tau_mle(sizes, s_min=10)
-    assert abs(tau - graphs.TAU_2D) < 0.1 and se < 0.05
+    labels, sizes = percolation.cluster_sizes(*percolation.percolation_adjacency(L, None, kind, True, seed=0))
+    tau, se, n = percolation.tau_mle(sizes, s_min=10)
+    assert abs(tau - percolation.TAU_2D) < 0.1 and se < 0.05
     assert sizes.sum() == (labels >= 0).sum()
 
 
 def test_largest_cluster_fractal_dimension():
-    masses, d_f, se = graphs.largest_cluster_scaling([64, 128, 256], kind="site", n_samples=8, seed=0)
-    assert np.all(np.diff(masses) > 0) and abs(d_f - graphs.DF_2D) < 0.1
+    masses, d_f, se = percolation.largest_cluster_scaling([64, 128, 256], kind="site", n_samples=8, seed=0)
+    assert np.all(np.diff(masses) > 0) and abs(d_f - percolation.DF_2D) < 0.1
 
 
 def test_borel_law_at_criticality():
     # cluster counts of G(n, 1/n) vs n·Borel(s)/s; p > 0.001 is a 0.1% false-alarm rate under the law
     n = 200_000
-    sizes = graphs.cluster_sizes(graphs.critical_er_adjacency(n, 1.0, seed=0))[1]
-    assert graphs.borel_chi2(sizes, n, 1.0)[2] > 1e-3
-    assert abs(graphs.borel_pmf(np.arange(1, 5000)).sum() - 1) < 0.03  # tail ~ s^-1/2 beyond 5000
+    sizes = percolation.cluster_sizes(percolation.critical_er_adjacency(n, 1.0, seed=0))[1]
+    assert percolation.borel_chi2(sizes, n, 1.0)[2] > 1e-3
+    assert abs(percolation.borel_pmf(np.arange(1, 5000)).sum() - 1) < 0.03  # tail ~ s^-1/2 beyond 5000
     # and the test has power: subcritical clusters are not Borel(1)
-    subcritical = graphs.cluster_sizes(graphs.critical_er_adjacency(n, 0.8, seed=0))[1]
-    assert graphs.borel_chi2(subcritical, n, 1.0)[2] < 1e-6
-    assert graphs.borel_chi2(subcritical, n, 0.8)[2] > 1e-3
+    subcritical = percolation.cluster_sizes(percolation.critical_er_adjacency(n, 0.8, seed=0))[1]
+    assert percolation.borel_chi2(subcritical, n, 1.0)[2] < 1e-6
+    assert percolation.borel_chi2(subcritical, n, 0.8)[2] > 1e-3
 
 
 def test_tau_mle_recovers_planted_exponent():
     rng = np.random.default_rng(0)
     for tau in (1.8, 2.5):
         s = rng.zipf(tau, 20_000)  # p(s) = s^-τ / ζ(τ), s >= 1
-        estimate, se, n = graphs.tau_mle(s, s_min=1)
+        estimate, se, n = percolation.tau_mle(s, s_min=1)
         assert n == s.size and abs(estimate - tau) < 3 * se and 0 < se < 0.02
-        estimate, se, _ = graphs.tau_mle(s, s_min=5)
+        estimate, se, _ = percolation.tau_mle(s, s_min=5)
         assert abs(estimate - tau) < 3 * se
     with pytest.raises(ValueError, match="tau_mle needs"):
-        graphs.tau_mle([1, 2, 3], s_min=1)
+        percolation.tau_mle([1, 2, 3], s_min=1)
     s = rng.zipf(1.5, 200_000)
     s = s[s <= 300][:5000]  # a power law cut off at 300: the untruncated MLE is biased up, the truncated one not
-    estimate, se, _ = graphs.tau_mle(s, s_min=1, s_max=300)
-    assert abs(estimate - 1.5) < 3 * se and graphs.tau_mle(s, s_min=1)[0] > 1.5 + 3 * se
+    estimate, se, _ = percolation.tau_mle(s, s_min=1, s_max=300)
+    assert abs(estimate - 1.5) < 3 * se and percolation.tau_mle(s, s_min=1)[0] > 1.5 + 3 * se
 
 
 def test_critical_trees():
@@ -73,7 +74,7 @@ def test_critical_trees():
     assert g.P.nnz // 2 == g.V - size.size  # every cluster is a tree: s - 1 edges
     # sizes ~ Borel(1) conditioned on 2..500: Pearson χ² on s = 2..9 and a tail bin (8 dof; the 4σ-like
     # cut χ² < 26 has a false-alarm rate of 0.1%)
-    pmf = graphs.borel_pmf(np.arange(2, 501))
+    pmf = percolation.borel_pmf(np.arange(2, 501))
     pmf /= pmf.sum()
     expected = size.size * np.r_[pmf[:8], pmf[8:].sum()]
     observed = np.bincount(np.minimum(size, 10), minlength=11)[2:]
@@ -112,8 +113,8 @@ def test_forest_chain(build, kappa):
 
 
 def test_largest_cluster_chain_and_dropped_sites():
-    A, occupied = graphs.percolation_adjacency(64, None, "site", True, seed=4)
-    labels, sizes = graphs.cluster_sizes(A, occupied)
+    A, occupied = percolation.percolation_adjacency(64, None, "site", True, seed=4)
+    labels, sizes = percolation.cluster_sizes(A, occupied)
     g = graphs.percolation_lattice(64, seed=4)
     assert g.V == sizes.max() and g.n_dropped == occupied.sum() - sizes.max() and g.clusters is None
     forest = graphs.percolation_lattice(64, forest=True, seed=4)
@@ -147,13 +148,13 @@ def test_cli(tmp_path):
     assert r.returncode == 0, r.stderr
     summary = json.loads(out.read_text())
     assert summary["name"] == "percolation" and summary["args"]["forest"] and 0.3 < summary["p_c_spanning"] < 0.7
-    assert summary["cluster_dimension"] == graphs.DF_2D and summary["n_subtasks"] > 10
+    assert summary["cluster_dimension"] == percolation.DF_2D and summary["n_subtasks"] > 10
     r = run_cli("critical-er", "--nodes", "20000", "--json", str(out))
     assert r.returncode == 0, r.stderr
     assert 0 <= json.loads(out.read_text())["borel_p_value"] <= 1
     r = run_cli("critical-trees", "--nodes", "5000", "--json", str(out))
     assert r.returncode == 0, r.stderr
     summary = json.loads(out.read_text())
-    assert summary["cluster_dimension"] == graphs.DF_MEAN_FIELD and 1.2 < summary["subtask_gamma"] < 1.8
+    assert summary["cluster_dimension"] == percolation.DF_MEAN_FIELD and 1.2 < summary["subtask_gamma"] < 1.8
     r = run_cli("percolation", "--L", "16", "--p", "2")
     assert r.returncode == 2 and r.stderr.startswith("error: p must be")

@@ -9,6 +9,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import graphs  # noqa: E402
+import percolation  # noqa: E402
+import spectra  # noqa: E402
 import theory  # noqa: E402
 
 
@@ -93,11 +95,11 @@ def test_subtask_alpha_from_planted_sizes():
     # fall as k^-(1+α) with α = (2 - γ)/(γ - 1) = 1; the rank-size slope over the middle ranks checks it
     rng = np.random.default_rng(0)
     s = np.sort(np.floor(rng.random(20_000) ** (-1 / 0.5)))[::-1]
-    fit = graphs.power_law_fit(s, (20, 2000))
+    fit = spectra.power_law_fit(s, (20, 2000))
     alpha, _ = theory.subtask_alpha(1.5)
     assert alpha == pytest.approx(1.0) and abs(-fit["slope"] - (1 + alpha)) < 0.1
-    assert theory.subtask_alpha(graphs.TAU_MEAN_FIELD - 1)[0] == pytest.approx(1.0)  # Brill: (3 - τ)/(τ - 2)
-    assert theory.subtask_alpha(graphs.TAU_2D)[0] < 0  # all clusters of one lattice
+    assert theory.subtask_alpha(percolation.TAU_MEAN_FIELD - 1)[0] == pytest.approx(1.0)  # Brill: (3 - τ)/(τ - 2)
+    assert theory.subtask_alpha(percolation.TAU_2D)[0] < 0  # all clusters of one lattice
     with pytest.raises(ValueError, match="must be > 1"):
         theory.subtask_alpha(1.0)
 
@@ -105,7 +107,7 @@ def test_subtask_alpha_from_planted_sizes():
 def test_critical_trees_give_brill_alpha_one():
     # Brill's mean-field ensemble: γ = 3/2 by MLE on the trees, so α = 1 within 3 standard errors (3σ
     # two-sided: false alarm 0.3%, seeded)
-    stats = graphs.subtask_statistics(graphs.critical_trees(50_000, seed=1), s_min=2)
+    stats = percolation.subtask_statistics(graphs.critical_trees(50_000, seed=1), s_min=2)
     alpha, se = theory.subtask_alpha(stats["subtask_gamma"], stats["subtask_gamma_se"])
     assert abs(alpha - 1) < 3 * se and se < 0.1
 
@@ -118,10 +120,10 @@ def test_brill_prediction_per_dataset():
     assert pred["alpha_N_ci"] == pytest.approx([0.5, 0.5]) and pred["regime"] == "manifold-limited"
     lo, hi = theory.brill_prediction(forest, c=8.0)["alpha_N_ci"]  # c/D = 2: α sets it, α ± se
     assert lo == pytest.approx(0.8) and hi == pytest.approx(1.2)
-    one = theory.brill_prediction(dict(cluster_dimension=graphs.DF_2D))
-    assert one["alpha_N"] == one["alpha_D"] == pytest.approx(4 / graphs.DF_2D)
+    one = theory.brill_prediction(dict(cluster_dimension=percolation.DF_2D))
+    assert one["alpha_N"] == one["alpha_D"] == pytest.approx(4 / percolation.DF_2D)
     assert theory.brill_prediction(dict(V=10))["alpha_N"] is None  # ER, BA, bigram: no clusters
-    lattice = dict(forest, subtask_gamma=graphs.TAU_2D)
+    lattice = dict(forest, subtask_gamma=percolation.TAU_2D)
     assert theory.brill_prediction(lattice)["alpha_N"] is None
 
 

@@ -1,0 +1,275 @@
+"""
+A Markov chain over V tokens: one row-stochastic sparse transition matrix P (Graph) and its exact
+statistics, the stationary distribution π, the entropy rate, the loss floor, the period and the spectral
+gap; and the one way to make P from a weighted adjacency matrix, with the κ-biased neighbour ranking.
+
+A walk moves from node i to neighbour j with probability P[i, j]. In the κ-biased walk every node ranks
+its neighbours in a uniformly random order r = 1..k and moves to the r-th with probability ∝ r^(-κ)
+(times the edge weight, if the graph has weights); κ = 0 is the ordinary random walk and κ = 1 gives
+Zipf-like transition probabilities. graphs.py builds the ensembles on top of this file.
+
+All entropies and losses are in nats; "per prediction" means per predicted token.
+"""
+
+import math
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse import csgraph
+from scipy.sparse.linalg import ArpackNoConvergence, eigs, splu
+
+DENSE_MAX = 64  # below this many nodes eigenproblems are solved densely (ARPACK needs V > k + 1)
+# ARPACK's |λ_2| slows down sharply on large dense expanders (0.4 s at 20K nodes/200K nonzeros, 16 s at
+# 50K/1M, 3 min at 50K/4M), where λ_2 sits at the edge of a crowded bulk: describe() skips it above this
+SPECTRAL_GAP_MAX_NNZ = 400_000
+
+
+@dataclass
+class Graph:
+    """A random walk on a graph: P is V x V CSR (float64), rows sum to 1, column indices sorted."""
+    P: sp.csr_matrix
+    name: str                # ensemble: "er", "ba", "networkx", "file"
+    args: dict               # the builder's arguments, JSON-serialisable
+    n_dropped: int = 0       # nodes dropped outside the largest (strongly) connected component
+    directed: bool = False
+    # forest chains (percolation, critical ER): (V,) cluster id of each node, clusters numbered 0.. in node
+    # order (P is block-diagonal); None for an irreducible chain
+    clusters: np.ndarray = field(default=None, repr=False, compare=False)
+    # derived arrays computed on first use (π, alias tables, device copies); not part of the chain
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def V(self):
+        return self.P.shape[0]
+
+    def stationary(self):
+        """
+        (V,) float64 π with πP = π, Σπ = 1. Unique when P is irreducible. For a forest (self.clusters set)
+        πP = π has one solution per cluster; we take the one in which each cluster's mass is its share of
+        the nodes, |c| / V: the distribution of a walk started at a uniformly random node after it has
+        mixed inside its cluster, so a cluster ("subtask") is drawn with probability ∝ its size.
+        Read-only, cached.
+        """
+        if "stationary" not in self.cache:
+            forest = self.clusters is not None and self.clusters[-1] > 0
+            pi = _forest_stationary(self.P, self.clusters) if forest else _stationary(self.P)
+            pi.flags.writeable = False
+            self.cache["stationary"] = pi
+        return self.cache["stationary"]
+
+    def row_entropy(self):
+        """(V,) H(P_i) = -Σ_j P_ij log P_ij in nats: the loss floor of predicting the step out of node i."""
+        p = self.P.data  # stored entries are all > 0
+        rows = np.repeat(np.arange(self.V), np.diff(self.P.indptr))
+        return np.bincount(rows, weights=-p * np.log(p), minlength=self.V)
+
+    def entropy_rate(self):
+        """Σ_i π_i H(P_i): nats per token of a stationary walk."""
+        return float(self.stationary() @ self.row_entropy())
+
+    def start_distribution(self, start="stationary"):
+        """(V,) distribution of a walk's first token: "stationary" (π) or "uniform"."""
+        if start == "stationary":
+            return self.stationary()
+        if start == "uniform":
+            return np.full(self.V, 1.0 / self.V)
+        raise ValueError(f"start must be 'stationary' or 'uniform', got {start!r}")
+
+    def loss_floor(self, start="stationary", length=50):
+        """
+        The minimum expected next-token loss, nats per prediction, of a walk whose first token is drawn
+        from `start`, averaged over `length` predictions (DESIGN.md, "Floor"):
+            (1/T) Σ_{t=0}^{T-1} Σ_i p_t(i) H(P_i),   p_0 = start,  p_{t+1} = p_t P.
+        With a stationary start every p_t = π, so this is the entropy rate.
+        """
+        if not (isinstance(length, (int, np.integer)) and length >= 1):
+            raise ValueError(f"length must be a positive integer, got {length!r}")
+        p, H, PT = self.start_distribution(start), self.row_entropy(), self.P.T.tocsr()
+        total = 0.0
+        for _ in range(length):
+            total += p @ H
+            p = PT @ p
+        return float(total / length)
+
+    def spectral_gap(self):
+        """
+        1 - |λ_2|: one minus the second-largest eigenvalue modulus of P. A periodic chain (bipartite
+        graphs: trees, grids, even cycles) has d eigenvalues on the unit circle and gap exactly 0.
+        Slow on large dense graphs (minutes at 50K nodes, 2M edges): see SPECTRAL_GAP_MAX_NNZ.
+        NaN if ARPACK does not converge.
+        """
+        if "spectral_gap" not in self.cache:
+            forest = self.clusters is not None and self.clusters[-1] > 0  # λ = 1 is repeated: gap 0
+            # the period of the class where π lives: node 0 may be transient (a bigram chain's unseen token)
+            gap_zero = forest or _period(self.P, int(np.argmax(self.stationary()))) > 1
+            self.cache["spectral_gap"] = 0.0 if gap_zero else _spectral_gap(self.P)
+        return self.cache["spectral_gap"]
+
+    def n_edges(self):
+        """Edges of the underlying graph: undirected edges (self-loops included) counted once."""
+        if self.directed:
+            return int(self.P.nnz)
+        n_loops = int(np.count_nonzero(self.P.diagonal()))
+        return (self.P.nnz - n_loops) // 2 + n_loops
+
+    def describe(self, length=50, spectral_gap=None):
+        """
+        A summary dict: size, out-degree statistics, entropy rate and loss floors (nats), spectral gap.
+        spectral_gap: True computes it, False skips it (None in the dict), None computes it only when P
+        has at most SPECTRAL_GAP_MAX_NNZ nonzeros.
+        """
+        degree = np.diff(self.P.indptr)
+        if spectral_gap is None:
+            spectral_gap = self.P.nnz <= SPECTRAL_GAP_MAX_NNZ
+        return dict(
+            name=self.name, args=self.args, V=self.V, n_edges=self.n_edges(), directed=self.directed,
+            n_dropped=self.n_dropped,
+            degree_min=int(degree.min()), degree_mean=float(degree.mean()),
+            degree_max=int(degree.max()), degree_std=float(degree.std()),
+            entropy_rate=self.entropy_rate(),
+            log_mean_degree=float(np.log(degree.mean())),  # the entropy rate of a regular graph, κ=0
+            loss_floor_stationary=self.loss_floor("stationary", length),
+            loss_floor_uniform=self.loss_floor("uniform", length),
+            spectral_gap=self.spectral_gap() if spectral_gap else None,
+        )
+
+
+def _stationary(P):
+    """
+    The left Perron vector of an irreducible stochastic P, normalised to sum 1. ARPACK is fast on
+    well-mixing chains (ER, BA: a second at 50K nodes, 4M nonzeros) but stalls on slowly mixing ones
+    (long paths, cycles, κ-biased drifts); those are sparse enough for an exact sparse LU solve.
+    """
+    V = P.shape[0]
+    if V <= DENSE_MAX:
+        lam, vecs = np.linalg.eig(P.T.toarray())
+        pi = _normalise(vecs[:, np.argmin(np.abs(lam - 1))])
+    else:
+        try:  # 'LR': 1 has the largest real part, also when a periodic chain has -1 on the unit circle
+            pi = _normalise(eigs(P.T, k=1, which="LR", tol=1e-14, maxiter=30, v0=np.ones(V))[1][:, 0])
+        except ArpackNoConvergence:
+            pi = None
+        if pi is None or np.abs(P.T @ pi - pi).sum() > 1e-12:
+            # π(I - P) = 0 with π_V = 1 fixed: the other V - 1 unknowns solve a nonsingular system
+            M = (sp.identity(V, format="csc") - P.T).tocsc()
+            pi = _normalise(np.append(splu(M[:-1, :-1]).solve(-M[:-1, -1].toarray().ravel()), 1.0))
+    residual = np.abs(P.T @ pi - pi).sum()
+    if residual > 1e-9:
+        raise RuntimeError(f"stationary distribution did not converge: |πP - π|_1 = {residual:.1e}")
+    return pi
+
+
+def _forest_stationary(P, clusters):
+    """
+    π of a block-diagonal chain with cluster c holding mass |c| / V. Inside each cluster π ∝ degree when
+    that is stationary (unbiased walks: detailed balance); otherwise one node per cluster is pinned to 1 and
+    the rest of π(I - P) = 0 is one sparse LU solve (nonsingular: each block minus a node is).
+    """
+    V = P.shape[0]
+    start = np.flatnonzero(np.r_[True, clusters[1:] != clusters[:-1]])  # each cluster's first node
+    x = np.diff(P.indptr).astype(np.float64)
+    if np.abs(P.T @ x - x).sum() > 1e-9 * x.sum():
+        free = np.setdiff1d(np.arange(V), start)
+        M = (sp.identity(V, format="csr") - P.T).tocsr()
+        x = np.ones(V)
+        x[free] = splu(M[free][:, free].tocsc()).solve(-(M[free][:, start] @ np.ones(start.size)))
+    size = np.bincount(clusters)
+    pi = x / np.bincount(clusters, weights=x)[clusters] * size[clusters] / V
+    residual = np.abs(P.T @ pi - pi).sum()
+    if residual > 1e-9:
+        raise RuntimeError(f"stationary distribution did not converge: |πP - π|_1 = {residual:.1e}")
+    return pi
+
+
+def _normalise(v):
+    """A real non-negative distribution from an eigenvector of any phase or sign."""
+    pi = np.clip((v / v.sum()).real, 0, None)
+    return pi / pi.sum()
+
+
+def _period(P, start=0):
+    """The period of the closed class holding node `start` (of an irreducible chain, any node): the gcd of
+    its cycle lengths, which is the gcd over its edges i -> j of level(i) + 1 - level(j), with levels from a
+    breadth-first search from `start`. Nodes it cannot reach (transient ones outside the class) are left out."""
+    level = csgraph.shortest_path(P, unweighted=True, indices=start)
+    reached = np.isfinite(level)
+    level = np.where(reached, level, 0).astype(np.int64)
+    rows = np.repeat(np.arange(P.shape[0]), np.diff(P.indptr))
+    inside = reached[rows]  # edges out of a closed class stay inside it
+    return int(np.gcd.reduce(level[rows[inside]] + 1 - level[P.indices[inside]]))
+
+
+def _spectral_gap(P):
+    if P.shape[0] <= DENSE_MAX:
+        lam = np.linalg.eigvals(P.toarray())
+    else:
+        try:
+            lam = eigs(P, k=4, which="LM", tol=1e-8, return_eigenvectors=False, v0=np.ones(P.shape[0]))
+        except ArpackNoConvergence:
+            return float("nan")
+    lam = np.delete(lam, np.argmin(np.abs(lam - 1)))  # drop the Perron eigenvalue 1
+    return float(max(0.0, 1 - np.abs(lam).max()))
+
+
+# -----------------------------------------------------------------------------
+# from an adjacency matrix to a chain
+
+def check_kappa(kappa):
+    if isinstance(kappa, bool) or not isinstance(kappa, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(kappa) and kappa >= 0):
+        raise ValueError(f"kappa must be a finite number >= 0, got {kappa!r}")
+    return float(kappa)
+
+
+
+def _largest_component(A, directed):
+    """Restrict A to its largest connected component (strongly connected, if directed)."""
+    _, labels = csgraph.connected_components(A, directed=directed, connection="strong")
+    keep = np.flatnonzero(labels == np.bincount(labels).argmax())
+    if keep.size < 2:
+        kind = "strongly connected component" if directed else "connected component"
+        raise ValueError(f"empty graph: the largest {kind} has {keep.size} node(s); a walk needs 2 or more")
+    return A[keep][:, keep], A.shape[0] - keep.size
+
+
+def kappa_biased(A, kappa, rng):
+    """
+    Row-normalised A with the κ bias: each row ranks its entries in a uniformly random order r = 1..k and
+    entry r gets weight A_ij · r^(-κ). Vectorised: one sort of (row, random key) over all stored entries.
+    """
+    A = A.tocsr(copy=True)
+    rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    if kappa > 0:
+        # the key sorts by row, then by random low bits (ties, p ~ k² / 2^shift, keep CSR order)
+        shift = 63 - max(1, int(A.shape[0]).bit_length())
+        key = (rows.astype(np.int64) << shift) | rng.integers(0, 2**shift, A.nnz)
+        order = np.argsort(key, kind="stable")
+        rank = np.empty(A.nnz)
+        rank[order] = np.arange(A.nnz) - A.indptr[rows[order]] + 1
+        A.data *= rank ** -kappa
+    A.data /= np.bincount(rows, weights=A.data, minlength=A.shape[0])[rows]
+    return A
+
+
+def from_adjacency(A, directed, kappa, seed, name, args):
+    """A Graph from a non-negative weighted adjacency matrix (A_ij = weight of edge i -> j).
+    seed (an int or a numpy Generator) drives the neighbour ranking."""
+    kappa = check_kappa(kappa)
+    A = sp.csr_matrix(A, dtype=np.float64)
+    if not np.isfinite(A.data).all():
+        raise ValueError("edge weights must be finite")
+    if (A.data < 0).any():
+        raise ValueError("edge weights must be >= 0")
+    A.eliminate_zeros()
+    A.sum_duplicates()  # also sorts the column indices
+    # Directed: only the largest strongly connected component is kept. This removes sinks (no out-edges)
+    # and makes the chain irreducible, so π is unique; edges leaving the component are dropped too.
+    A, n_dropped = _largest_component(A, directed)
+    if n_dropped:
+        print(f"graphs: dropped {n_dropped} of {A.shape[0] + n_dropped} nodes outside the largest "
+              f"{'strongly ' if directed else ''}connected component", file=sys.stderr)
+    P = kappa_biased(A, kappa, np.random.default_rng(seed))
+    return Graph(P=P, name=name, args=args, n_dropped=n_dropped, directed=directed)
+
