@@ -15,7 +15,7 @@ resolve the top ~D modes and the error is the target power left in the others, �
 The check (ridge) keeps N/D fixed (N = ratio · D), so the finite-N factor is a constant and leaves the
 exponent alone, and M >> D so the truncated tail, ~(D/M)^a of the error, is negligible.
 For a walk, the "covariance" spectrum is taken to be the singular values σ_k of its joint distribution
-J = diag(π)·P of consecutive tokens (graphs.spectrum); σ_k ~ k^-(1+a) predicts α_D = α_N = a (MRS 2022,
+J = diag(π)·P of consecutive tokens (spectra.spectrum); σ_k ~ k^-(1+a) predicts α_D = α_N = a (MRS 2022,
 N counting features, not transformer parameters). No prediction when the fit says "not a power law" or
 a <= 0 (a spectrum that does not decay faster than 1/k).
 
@@ -32,11 +32,12 @@ through the clusters' geometry (subtask_alpha, brill_exponents).
     python theory.py report --rung trees trees.json out/ladder/trees/fit.json --rung er er.json fit_er.json
 """
 
-import argparse
 import json
-import sys
 
 import numpy as np
+
+import cli
+import files
 
 
 def predicted_data_exponent(a):
@@ -46,7 +47,7 @@ def predicted_data_exponent(a):
 
 def spectral_prediction(joint_fit):
     """
-    From a power-law fit of the joint spectrum (graphs.power_law_fit's dict: slope = -(1 + a), slope_se,
+    From a power-law fit of the joint spectrum (spectra.power_law_fit's dict: slope = -(1 + a), slope_se,
     verdict): dict(a, a_se, alpha_D, alpha_N, note), the exponents None when there is nothing to predict.
     """
     a, a_se = -joint_fit["slope"] - 1, joint_fit["slope_se"]
@@ -198,37 +199,53 @@ def measure_data_exponent(a, n_samples=(16, 32, 64, 128, 256), n_seeds=3, M=8192
                 D=list(map(int, n_samples)), error=errors.mean(axis=0).tolist())
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Data-side theories of scaling exponents: checks and predictions.")
+def build_parser():
+    parser = cli.Parser(description="Data-side theories of scaling exponents: checks and predictions.")
     sub = parser.add_subparsers(dest="command", required=True)
     ridge = sub.add_parser("ridge", help="random-feature ridge check: measured vs predicted data exponent")
-    ridge.add_argument("--a", type=float, nargs="+", default=[1.0, 2.0], help="spectrum λ_k = k^-(1+a)")
-    ridge.add_argument("--D", type=int, nargs="+", default=[16, 32, 64, 128, 256], help="training set sizes")
-    ridge.add_argument("--M", type=int, default=8192, help="latent dimension (>> D)")
-    ridge.add_argument("--ratio", type=int, default=8, help="random features per sample, N = ratio · D")
-    ridge.add_argument("--seeds", type=int, default=3, help="independent draws averaged")
+    ridge.add_argument("--a", type=cli.parse_float, nargs="+", default=[1.0, 2.0], help="spectrum λ_k = k^-(1+a)")
+    ridge.add_argument("--D", type=cli.parse_count, nargs="+", default=[16, 32, 64, 128, 256],
+                       help="training set sizes")
+    ridge.add_argument("--M", type=cli.parse_count, default=8192, help="latent dimension (>> D)")
+    ridge.add_argument("--ratio", type=cli.parse_count, default=8, help="random features per sample, N = ratio · D")
+    ridge.add_argument("--seeds", type=cli.parse_count, default=3,
+                       help="independent draws averaged (>= 2: the standard error is their spread)")
     ridge.add_argument("--json", metavar="PATH", help="also write the results to PATH as JSON")
     rep = sub.add_parser("report", help="predicted vs measured exponents for swept datasets")
     rep.add_argument("--rung", nargs=3, action="append", required=True, metavar=("NAME", "GRAPH_JSON", "FIT_JSON"),
                      help="a dataset: its graphs.py --spectrum --json output and its fit.py --json output")
-    rep.add_argument("--c", type=float, default=4.0,
+    rep.add_argument("--c", type=cli.parse_float, default=4.0,
                      help="Brill's approximation order: error n^-c/D (4: piecewise linear, 2: nearest neighbour)")
     rep.add_argument("--json", metavar="PATH", help="also write the rows to PATH as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run_ridge(args):
+    """theory.py ridge: the measured data exponent next to the predicted one, for each a."""
+    cli.in_range("seeds", args.seeds, 2)
+    cli.in_range("ratio", args.ratio, 1)
+    results = [measure_data_exponent(a, args.D, args.seeds, args.M, args.ratio) for a in args.a]
+    for r in results:
+        print(f"a={r['a']:g}: predicted α_D={r['predicted']:.3f}  measured {r['measured']:.3f} ± {r['se']:.3f}")
+    return results
+
+
+def run_report(args):
+    """theory.py report; a file without the keys it needs is one error line, like a missing file."""
     try:
-        if args.command == "report":
-            results = report(args.rung, args.c)
-        else:
-            results = [measure_data_exponent(a, args.D, args.seeds, args.M, args.ratio) for a in args.a]
-            for r in results:
-                print(f"a={r['a']:g}: predicted α_D={r['predicted']:.3f}  "
-                      f"measured {r['measured']:.3f} ± {r['se']:.3f}")
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(results, f, indent=2)
-    except (ValueError, OSError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        return report(args.rung, args.c)
+    except KeyError as e:
+        raise ValueError(f"missing key {e} in a --rung file")
+
+
+def main(argv=None):
+    """Parse, refuse an unwritable --json before any work, run the command, write its results."""
+    args = build_parser().parse_args(argv)
+    if args.json:
+        cli.guarded(files.check_writable, args.json)
+    results = cli.guarded(run_report if args.command == "report" else run_ridge, args)
+    if args.json:
+        cli.guarded(files.write_json, args.json, results, indent=2)
 
 
 if __name__ == "__main__":

@@ -143,3 +143,14 @@ def test_spectral_prediction_and_report(tmp_path, capsys):
     r = subprocess.run([sys.executable, str(ROOT / "theory.py"), "report", "--rung", "toy", str(spec),
                         str(tmp_path / "missing.json")], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ridge", "--a", "nan"], "error: argument --a: not a finite number"),
+    (["ridge", "--seeds", "1"], "error: --seeds must be >= 2"),  # one seed has no spread: no standard error
+    (["ridge", "--json", "/dev/null/ridge.json"], "error: /dev/null/ridge.json"),  # refused before any work
+])
+def test_cli_bad_values_are_one_line(args, message):
+    r = subprocess.run([sys.executable, str(ROOT / "theory.py"), *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith(message) and r.stderr.count("\n") == 1, r.stderr
+    assert r.stdout == ""
