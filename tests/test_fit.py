@@ -1,4 +1,5 @@
-"""Tests of fit.py against independent truths: planted laws, closed forms, brute force and published fits."""
+"""Tests of fit.py and its modules (lawfit, lbfgs, compute_optimal, interpolation) against independent truths:
+planted laws, closed forms, brute force and published fits."""
 import json
 import os
 import subprocess
@@ -9,11 +10,15 @@ import pytest
 from scipy.optimize import minimize, minimize_scalar
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import compute_optimal  # noqa: E402
 import fit  # noqa: E402
+import interpolation  # noqa: E402
+import lawfit  # noqa: E402
+import lbfgs  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-CHINCHILLA_CSV = os.path.join(ROOT, "..", "shared", "data", "chinchilla_svg_extracted.csv")
-TRUE = fit.CHINCHILLA
+CHINCHILLA_CSV = os.path.join(ROOT, "reference", "chinchilla_svg_extracted.csv")
+TRUE = lawfit.CHINCHILLA
 A_TRUE = TRUE["beta"] / (TRUE["alpha"] + TRUE["beta"])
 
 
@@ -31,9 +36,9 @@ def records_from(runs, seed=0):
 def test_gradients_match_finite_differences():
     rng = np.random.default_rng(0)
     F = np.log(rng.uniform(1e6, 1e9, (30, 2)))
-    laws = [(lambda th: fit.lse_law(th, F), np.array([[0.5, 6.0, 5.0, 0.3, 0.25]])),
-            (lambda th: fit.lse_law(th, F[:, :1], np.log(1.5)), np.array([[4.0, 0.4]])),
-            (lambda th: fit.kaplan_law(th, F), np.array([[0.08, 0.1, 30.0, 29.0]]))]
+    laws = [(lambda th: lawfit.lse_law(th, F), np.array([[0.5, 6.0, 5.0, 0.3, 0.25]])),
+            (lambda th: lawfit.lse_law(th, F[:, :1], np.log(1.5)), np.array([[4.0, 0.4]])),
+            (lambda th: lawfit.kaplan_law(th, F), np.array([[0.08, 0.1, 30.0, 29.0]]))]
     for law, theta in laws:
         _, jac = law(theta)
         for p in range(theta.shape[1]):
@@ -44,26 +49,26 @@ def test_gradients_match_finite_differences():
 
 
 def test_planted_recovery_noise_free():
-    runs = fit.simulate(noise=0.0)
+    runs = compute_optimal.simulate(noise=0.0)
     assert len(runs["L"]) == 252
-    j = fit.joint_fit(runs["N"], runs["D"], runs["L"])
+    j = lawfit.joint_fit(runs["N"], runs["D"], runs["L"])
     assert abs(j["alpha"] - TRUE["alpha"]) < 0.005 and abs(j["beta"] - TRUE["beta"]) < 0.005
     assert abs(j["E"] - TRUE["E"]) < 0.01
-    _, _, a, b, _ = fit.compute_optimal_closed_form(j["A"], j["B"], j["alpha"], j["beta"], 1.0)
+    _, _, a, b, _ = compute_optimal.compute_optimal_closed_form(j["A"], j["B"], j["alpha"], j["beta"], 1.0)
     assert abs(a - A_TRUE) < 0.01 and abs(b - (1 - A_TRUE)) < 0.01
     budgets = np.geomspace(runs["C"].min(), runs["C"].max(), 12)
-    est, _ = fit.interpolation_estimator(runs, TRUE["E"], budgets)
+    est, _ = interpolation.interpolation_estimator(runs, TRUE["E"], budgets)
     nn = est(np.ones(len(runs["L"])))
     assert abs(nn["a"] - A_TRUE) < 0.01 and abs(nn["b"] - (1 - A_TRUE)) < 0.01
 
 
 def test_closed_form_equals_numerical_minimum():
-    runs = fit.simulate(noise=0.01, seed=3)
-    j = fit.joint_fit(runs["N"], runs["D"], runs["L"])
+    runs = compute_optimal.simulate(noise=0.01, seed=3)
+    j = lawfit.joint_fit(runs["N"], runs["D"], runs["L"])
     law = {k: j[k] for k in ("E", "A", "B", "alpha", "beta")}
     for C in (1e18, 1e20, 1e23):
-        Nstar, Dstar, _, _, _ = fit.compute_optimal_closed_form(j["A"], j["B"], j["alpha"], j["beta"], C)
-        res = minimize_scalar(lambda x: fit.chinchilla_loss(np.exp(x), C / (6 * np.exp(x)), **law),
+        Nstar, Dstar, _, _, _ = compute_optimal.compute_optimal_closed_form(j["A"], j["B"], j["alpha"], j["beta"], C)
+        res = minimize_scalar(lambda x: lawfit.chinchilla_loss(np.exp(x), C / (6 * np.exp(x)), **law),
                               bracket=(np.log(Nstar) - 3, np.log(Nstar) + 3), tol=1e-12)
         assert abs(res.x - np.log(Nstar)) < 1e-5
         assert np.isclose(6 * Nstar * Dstar, C)
@@ -71,16 +76,16 @@ def test_closed_form_equals_numerical_minimum():
 
 def test_screened_starts_find_the_all_starts_optimum():
     """L-BFGS from the 8 best-screened of the 4500 grid starts finds the optimum of L-BFGS from every start."""
-    runs = fit.simulate(noise=0.02, seed=1, per_budget=6)
-    spec = fit.joint_spec(runs["N"], runs["D"])
+    runs = compute_optimal.simulate(noise=0.02, seed=1, per_budget=6)
+    spec = lawfit.joint_spec(runs["N"], runs["D"])
     logL = np.log(runs["L"])
-    screened = fit.joint_fit(runs["N"], runs["D"], runs["L"])
+    screened = lawfit.joint_fit(runs["N"], runs["D"], runs["L"])
     W = np.ones((len(spec["starts"]), len(logL)))
-    _, f, ok = fit.lbfgs(lambda X, rows: fit.huber_objective(X, spec["law"], logL, W[rows]), spec["starts"])
+    _, f, ok = lbfgs.lbfgs(lambda X, rows: lawfit.huber_objective(X, spec["law"], logL, W[rows]), spec["starts"])
     assert len(spec["starts"]) == 4500 and screened["converged"] and ok.mean() > 0.5
     assert screened["loss"] <= np.nanmin(f) * (1 + 1e-9)      # no start, converged or not, got lower
     # and scipy's L-BFGS-B, an independent implementation, cannot improve on it
-    obj = lambda th: tuple(v[0] for v in fit.huber_objective(th[None], spec["law"], logL, np.ones((1, len(logL)))))
+    obj = lambda th: tuple(v[0] for v in lawfit.huber_objective(th[None], spec["law"], logL, np.ones((1, len(logL)))))
     polish = minimize(obj, screened["theta"], jac=True, method="L-BFGS-B", options=dict(ftol=1e-15, gtol=1e-12))
     assert polish.fun >= screened["loss"] * (1 - 1e-9)
 
@@ -90,8 +95,8 @@ def test_approach2_on_n_by_d_grids(n_D, how):
     """On an N x D grid whose diagonals share C the runs group into budgets; otherwise each model's losses are
     interpolated to shared budgets. Either way the parabolas find the planted exponent."""
     N, D = (g.ravel() for g in np.meshgrid(np.geomspace(3e7, 3e9, 9), np.geomspace(1e9, 1e12, n_D)))
-    runs = dict(N=N, D=D, C=6 * N * D, L=fit.chinchilla_loss(N, D, **TRUE), floor=None, curves=None, N_alt=None)
-    est, why = fit.isoflop_estimator(runs)
+    runs = dict(N=N, D=D, C=6 * N * D, L=lawfit.chinchilla_loss(N, D, **TRUE), floor=None, curves=None, N_alt=None)
+    est, why = compute_optimal.isoflop_estimator(runs)
     res = est(np.ones(len(N)))
     assert why is None and res["how"].startswith(how)
     assert abs(res["a"] - A_TRUE) < 0.01 and abs(res["b"] - (1 - A_TRUE)) < 0.01
@@ -101,7 +106,7 @@ def test_kaplan_form_recovers_planted_kaplan_law():
     aN, aD, Nc, Dc = 0.076, 0.095, 8.8e13, 5.4e13      # Kaplan et al. 2020
     N, D = (g.ravel() for g in np.meshgrid(np.geomspace(1e6, 1e9, 8), np.geomspace(1e8, 1e11, 8)))
     L = ((Nc / N) ** (aN / aD) + Dc / D) ** aD
-    k = fit.fit_law(fit.kaplan_spec(N, D), L)
+    k = lawfit.fit_law(lawfit.kaplan_spec(N, D), L)
     assert abs(k["alpha_N"] - aN) < 1e-3 and abs(k["alpha_D"] - aD) < 1e-3
     assert abs(np.log(k["N_c"] / Nc)) < 0.05 and abs(np.log(k["D_c"] / Dc)) < 0.05
 
@@ -109,9 +114,9 @@ def test_kaplan_form_recovers_planted_kaplan_law():
 def test_one_dimensional_power_law_with_known_floor():
     x = np.geomspace(1e5, 1e9, 9)
     L = 2.0 + 300.0 * x ** -0.4
-    known = fit.fit_law(fit.power_law_spec(x, E=2.0), L)
+    known = lawfit.fit_law(lawfit.power_law_spec(x, E=2.0), L)
     assert abs(known["alpha"] - 0.4) < 1e-6 and abs(known["A"] / 300 - 1) < 1e-5 and known["E"] == 2.0
-    free = fit.fit_law(fit.power_law_spec(x), L)
+    free = lawfit.fit_law(lawfit.power_law_spec(x), L)
     assert abs(free["alpha"] - 0.4) < 1e-4 and abs(free["E"] - 2.0) < 1e-3
 
 
@@ -121,17 +126,17 @@ def test_evidence_picks_the_planted_model():
     planted = {"power law": 2.0 + 50 * x ** -0.3, "exponential": 2.0 + 1.5 * np.exp(-x / 2e8)}
     for truth, L in planted.items():
         L = L * noise
-        power = fit.fit_law(fit.power_law_spec(x), L)
-        expo = fit.fit_law(fit.power_law_spec(x, exponential=True), L)
+        power = lawfit.fit_law(lawfit.power_law_spec(x), L)
+        expo = lawfit.fit_law(lawfit.power_law_spec(x, exponential=True), L)
         ev = fit.evidence(power, expo)
         assert ev["favoured"] == truth and abs(ev["delta_bic"]) > 10
 
 
 def test_bootstrap_interval_covers_planted_exponents():
-    runs = fit.simulate(noise=0.01, seed=7)
-    spec = fit.joint_spec(runs["N"], runs["D"])
-    j = fit.fit_law(spec, runs["L"])
-    ci = fit.bootstrap_law(spec, runs["L"], j, n_boot=200, seed=0, quiet=True)["ci"]
+    runs = compute_optimal.simulate(noise=0.01, seed=7)
+    spec = lawfit.joint_spec(runs["N"], runs["D"])
+    j = lawfit.fit_law(spec, runs["L"])
+    ci = lawfit.bootstrap_law(spec, runs["L"], j, n_boot=200, seed=0, quiet=True)["ci"]
     for key in ("alpha", "beta", "E", "a"):
         truth = A_TRUE if key == "a" else TRUE[key]
         assert ci[key][0] < truth < ci[key][1], (key, ci[key], truth)
@@ -153,8 +158,36 @@ def test_best_runs_picks_best_lr_and_flags_the_edge(capsys):
     assert "edge of the lr grid" in err and "w2" in err and "w1" not in err
 
 
+CONFIG = dict(graph="erdos-renyi", V=512, degree=4.0, graph_seed=0, n_layer=2, width=64, n_head=4, block_size=32,
+              batch_size=32, tokens=1_000_000, data_tokens=0, param="mup", base_width=64, weight_decay=0.1,
+              warmup=100, embed_lr_mult=1.0, start="stationary", grad_clip=1.0, lr=1e-3, seed=0)
+OTHER = dict(graph="barabasi-albert", V=256, degree=8.0, graph_seed=1, n_layer=4, width=128, n_head=2, block_size=64,
+             batch_size=16, tokens=2_000_000, data_tokens=500_000, param="sp", base_width=32, weight_decay=0.0,
+             warmup=0, embed_lr_mult=10.0, start="uniform", grad_clip=0.0)
+
+
+def test_best_runs_groups_by_the_whole_config_but_lr_and_seed():
+    """Records differing in any config field but lr and seed are separate experiments, even where the
+    model's shape and the token count agree; within one, seeds are averaged at the best lr."""
+    def rec(config, loss):
+        return dict(run="r", status="ok", params=dict(total=1000, non_embedding=900), tokens=1e6, flops=6e9,
+                    loss=loss, lr=config["lr"], seed=config["seed"], config=config, curve=[[1e6, loss]])
+    assert set(OTHER) == set(CONFIG) - {"lr", "seed"}
+    records = []
+    for field in [None, *OTHER]:
+        config = dict(CONFIG) if field is None else dict(CONFIG, **{field: OTHER[field]})
+        for lr, shift in ((1e-3, 0.2), (3e-3, 0.0), (1e-2, 0.5)):
+            records += [rec(dict(config, lr=lr, seed=s), 3.0 + shift + 0.1 * s) for s in range(2)]
+    best = fit.best_runs(records, warn_edge=False)
+    assert len(best) == 1 + len(OTHER)
+    assert len({json.dumps(r["config"], sort_keys=True) for r in best}) == len(best)
+    for r in best:
+        assert r["lr"] == 3e-3 and r["seeds"] == 2 and r["loss"] == pytest.approx(3.05)
+        assert r["lr_grid"] == [1e-3, 3e-3, 1e-2] and not r["lr_edge"]
+
+
 def test_records_cli_skips_broken_line_and_failed_runs(tmp_path):
-    runs = fit.simulate(noise=0.01, seed=2, per_budget=10)
+    runs = compute_optimal.simulate(noise=0.01, seed=2, per_budget=10)
     records = records_from(runs)
     records[0] = dict(records[0], status="diverged")
     path = tmp_path / "results.jsonl"
@@ -187,7 +220,7 @@ def test_chinchilla_data_reproduces_besiroglu_et_al():
     args = type("Args", (), dict(n_col="Model Size", d_col="D", loss_col="loss", c_col="Training FLOP"))
     runs = fit.load_runs([CHINCHILLA_CSV], args)
     keep = np.argsort(runs["L"])[:-5]
-    j = fit.joint_fit(runs["N"][keep], runs["D"][keep], runs["L"][keep])
+    j = lawfit.joint_fit(runs["N"][keep], runs["D"][keep], runs["L"][keep])
     assert abs(j["E"] - 1.82) < 0.02 and abs(j["alpha"] - 0.348) < 0.01 and abs(j["beta"] - 0.366) < 0.01
     assert abs(np.log(j["A"] / 482)) < 0.1 and abs(np.log(j["B"] / 2085)) < 0.15
 

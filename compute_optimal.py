@@ -1,0 +1,212 @@
+"""
+Compute-optimal allocation N*(C) ∝ C^a, D*(C) ∝ C^b from runs, by Hoffmann et al. 2022's Approaches 1-3.
+
+Each data-driven method is an estimator: a function of run weights w (all ones for the fit itself,
+multinomial counts for a bootstrap resample) returning the exponents a, b and its compute-optimal points;
+`estimate_with_bootstrap` runs one on the data and on resamples. Approach 1: the lower envelope of the
+training curves; Approach 2: parabolas through isoFLOP profiles; Approach 3: the closed form of the joint
+law. `simulate` plants a known law on an isoFLOP design, and `isoflop_bias` measures Approach 2's bias on
+such designs. (The neural-network interpolation, the fourth method, is in interpolation.py.)
+
+Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
+"""
+import math
+
+import numpy as np
+
+from lawfit import CHINCHILLA, bootstrap, chinchilla_loss
+
+
+def cluster_log(x, tol):
+    """Labels grouping values whose log lies within tol of the smallest log in the group (tol = 0.1 is about
+    10%); no chaining, so evenly spread values give groups of width tol, not one group."""
+    order = np.argsort(x)
+    labels, first, k = np.empty(len(x), int), -np.inf, -1
+    for i, lx in zip(order, np.log(x[order])):
+        if lx - first > tol:
+            first, k = lx, k + 1
+        labels[i] = k
+    return labels
+
+
+def pareto_frontier(C, L):
+    """Runs on the compute frontier: lower loss than every run with less compute (FLOPs)."""
+    order = np.argsort(C)
+    keep = L[order] < np.minimum.accumulate(np.concatenate([[np.inf], L[order][:-1]]))
+    return np.sort(order[keep])
+
+
+def power_law_exponent(C, Y):
+    """Least-squares fit of log Y = log k + a·log C, i.e. Y ≈ k·C^a: returns (a, k); NaN with fewer than 2 C."""
+    if np.unique(C).size < 2:
+        return math.nan, math.nan
+    a, logk = np.polyfit(np.log(C), np.log(Y), 1)
+    return float(a), float(np.exp(logk))
+
+
+def optimum_result(C, Nopt, Dopt, **extra):
+    """Exponents of N* ∝ C^a and D* ∝ C^b (prefactors k_N, k_D) through compute-optimal points."""
+    a, kN = power_law_exponent(C, Nopt)
+    b, kD = power_law_exponent(C, Dopt)
+    return dict(a=a, b=b, k_N=kN, k_D=kD, C=np.asarray(C), N=np.asarray(Nopt), D=np.asarray(Dopt), **extra)
+
+
+def envelope_estimator(runs, n_grid=40):
+    """
+    Approach 1 (Hoffmann et al. 2022, §3.1): the lower envelope of the loss-vs-FLOPs training curves. On a
+    log-spaced FLOPs grid, the run whose (log-log interpolated) curve is lowest gives N*(C), and its tokens at
+    that point D*(C). Grid points won by the smallest or largest model whose curve reaches that C are dropped:
+    the optimum may lie beyond the models tried.
+    """
+    curves = runs["curves"] or []
+    have = [i for i, (c, l) in enumerate(curves) if len(c) >= 2]
+    if len(have) < 3:
+        return None, "fewer than 3 runs have training curves"
+    lo, hi = min(curves[i][0].min() for i in have), max(curves[i][0].max() for i in have)
+    grid = np.geomspace(lo, hi, n_grid)
+    M = np.full((len(curves), n_grid), np.inf)
+    for i in have:
+        c, l = curves[i]
+        inside = (grid >= c.min()) & (grid <= c.max())
+        M[i, inside] = np.interp(np.log(grid[inside]), np.log(c), np.log(l))
+    N, fpt = runs["N"], runs["C"] / runs["D"]     # FLOPs per token of each run
+
+    def estimate(w):
+        Mw = np.where(w[:, None] > 0, M, np.inf)
+        win = np.argmin(Mw, 0)
+        reach = np.isfinite(Mw)                                        # the runs whose curve reaches C
+        ok = (N[win] > np.where(reach, N[:, None], np.inf).min(0)) & (N[win] < np.where(reach, N[:, None], -np.inf).max(0))
+        return optimum_result(grid[ok], N[win[ok]], grid[ok] / fpt[win[ok]], points=int(ok.sum()))
+    return estimate, None
+
+
+def parabola_min(x, L, w):
+    """The minimiser of a weighted least-squares parabola L ≈ c0 + c1·x + c2·x², NaN unless convex with its
+    minimum inside the x range."""
+    if np.unique(x[w > 0]).size < 3:
+        return math.nan
+    c2, c1, _ = np.polyfit(x, L, 2, w=np.sqrt(w))
+    xm = -c1 / (2 * c2) if c2 > 0 else math.nan
+    return xm if x[w > 0].min() < xm < x[w > 0].max() else math.nan
+
+
+def isoflop_profiles(runs, w, tol):
+    """
+    IsoFLOP profiles as (C, N, D, L, weights). Runs are grouped into budgets of log C within tol (cluster_log;
+    an isoFLOP design, as Hoffmann et al.'s); if fewer than 3 budgets have 3 model sizes (an N × D
+    grid), each model size's final losses are interpolated in log C to shared budgets instead.
+    """
+    N, D, C, L = runs["N"], runs["D"], runs["C"], runs["L"]
+    labels = cluster_log(C, tol)
+    profiles = []
+    for k in np.unique(labels):
+        m = (labels == k) & (w > 0)
+        if np.unique(N[m]).size >= 3:
+            profiles.append((float(np.exp(np.mean(np.log(C[m])))), N[m], D[m], L[m], w[m]))
+    if len(profiles) >= 3:
+        return profiles, "budgets"
+    models = [N == n for n in np.unique(N)]
+    profiles = []
+    for c in np.geomspace(C.min(), C.max(), 12):
+        pts = []
+        for m in models:
+            m = m & (w > 0)
+            if np.unique(C[m]).size >= 2 and C[m].min() <= c <= C[m].max():
+                o = np.argsort(C[m])
+                fpt = np.mean(C[m] / D[m])
+                pts.append((N[m][0], c / fpt, np.exp(np.interp(np.log(c), np.log(C[m][o]), np.log(L[m][o])))))
+        if len(pts) >= 3:
+            n, d, l = map(np.array, zip(*pts))
+            profiles.append((c, n, d, l, np.ones(len(n))))
+    return profiles, "interpolated on the N x D grid"
+
+
+def isoflop_estimator(runs, tol=0.1):
+    """
+    Approach 2 (Hoffmann et al. 2022, §3.2): per compute budget a parabola in log N (and one in log D) fitted
+    to the final losses; its minimum gives N*(C) (and D*(C)); power laws through the minima give a and b.
+    The parabola is only an approximation of the true profile, which is asymmetric: N* is biased as the
+    budget's N range widens (see --simulate).
+    """
+    def estimate(w):
+        profiles, how = isoflop_profiles(runs, w, tol)
+        pts = [(c, np.exp(parabola_min(np.log(n), l, pw)), np.exp(parabola_min(np.log(d), l, pw)))
+               for c, n, d, l, pw in profiles]
+        pts = [p for p in pts if np.all(np.isfinite(p))]
+        if len(pts) < 3:
+            return dict(a=math.nan, b=math.nan, _profiles=profiles, how=how)
+        c, n, d = map(np.array, zip(*pts))
+        return optimum_result(c, n, d, _profiles=profiles, how=how, budgets=len(profiles))
+    first = estimate(np.ones(len(runs["L"])))
+    if not np.isfinite(first["a"]):
+        return None, f"fewer than 3 FLOP budgets with an interior parabola minimum ({len(first['_profiles'])} budgets of 3+ model sizes)"
+    return estimate, None
+
+
+def compute_optimal_closed_form(A, B, alpha, beta, C):
+    """
+    Approach 3 (Hoffmann et al. 2022, eq. 4): minimising E + A/N^α + B/D^β subject to C = 6ND gives
+    N*(C) = G·(C/6)^a and D*(C) = G^(−1)·(C/6)^b, with a = β/(α+β), b = α/(α+β), G = (αA/(βB))^(1/(α+β)).
+    Returns (N* parameters, D* tokens, a, b, G).
+    """
+    G = (alpha * A / (beta * B)) ** (1 / (alpha + beta))
+    a, b = beta / (alpha + beta), alpha / (alpha + beta)
+    C = np.asarray(C, float)
+    return G * (C / 6) ** a, (C / 6) ** b / G, a, b, G
+
+
+def simulate(law=CHINCHILLA, budgets=(6e18, 3e21, 9), per_budget=28, width=1.5, noise=0.01, seed=0, curve_points=16,
+             centre=None):
+    """
+    Runs drawn from a known L(N, D) on an isoFLOP design like Hoffmann et al.'s: `budgets` = (lo, hi, count)
+    log-spaced compute budgets C (FLOPs), each with per_budget model sizes N spanning `width` decades centred on
+    the true N*(C) (or, given centre = a', on N* of the middle budget times (C/C_mid)^a', a guessed allocation),
+    and D = C/(6N) tokens. Losses carry log-normal noise, L·exp(noise·ε) with ε ~ N(0, 1). Each
+    run has a training curve of curve_points losses at D·t tokens, t log-spaced over [10^−1.5, 1] (the law at
+    those tokens, i.e. as if each point were a finished run); its last point is the run's final loss.
+    """
+    rng = np.random.default_rng(seed)
+    Cb = np.geomspace(budgets[0], budgets[1], int(budgets[2]))
+    Nstar = compute_optimal_closed_form(law["A"], law["B"], law["alpha"], law["beta"], Cb)[0]
+    if centre is not None:
+        mid = len(Cb) // 2
+        Nstar = Nstar[mid] * (Cb / Cb[mid]) ** centre
+    N = (Nstar[:, None] * 10 ** np.linspace(-width / 2, width / 2, per_budget)).ravel()
+    D = np.repeat(Cb, per_budget) / (6 * N)
+    Dt = D[:, None] * np.geomspace(10 ** -1.5, 1, curve_points)
+    Lt = chinchilla_loss(N[:, None], Dt, **law) * np.exp(noise * rng.standard_normal(Dt.shape))
+    return dict(N=N, D=D, C=6 * N * D, L=Lt[:, -1], floor=np.full(N.size, law["E"]), curves=list(zip(6 * N[:, None] * Dt, Lt)),
+                N_alt=None, n_def="total", not_ok=0,
+                source=f"simulate: {int(budgets[2])} budgets {budgets[0]:.3g}..{budgets[1]:.3g} FLOPs x {per_budget} "
+                       f"sizes over {width} decades, noise {noise}, seed {seed}")
+
+
+def isoflop_bias(law=CHINCHILLA, budgets=(6e18, 3e21, 9), per_budget=28, widths=(0.5, 1, 1.5, 2, 3, 4), tol=0.1,
+                 guess=0.6):
+    """
+    Approach 2 on noise-free simulated isoFLOP designs of growing width (decades of N per budget): with the
+    windows centred on the true N*, the asymmetric profile biases N* by a constant factor (a is unbiased); with
+    windows centred on a guessed allocation N ∝ C^guess, the bias varies with C and a is biased too.
+    """
+    rows = []
+    for width in widths:
+        row = dict(width=width, a_true=compute_optimal_closed_form(law["A"], law["B"], law["alpha"], law["beta"], 1)[2])
+        for name, centre in (("centred", None), ("guessed", guess)):
+            runs = simulate(law, budgets, per_budget, width, noise=0.0, centre=centre)
+            r = isoflop_estimator(runs, tol)[0](np.ones(len(runs["L"])))
+            Ntrue = compute_optimal_closed_form(law["A"], law["B"], law["alpha"], law["beta"], r["C"])[0] if "C" in r else np.nan
+            row.update({f"a_{name}": r["a"], f"N_ratio_{name}": float(np.median(r["N"] / Ntrue)) if "N" in r else np.nan})
+        rows.append(row)
+    return rows
+
+
+def estimate_with_bootstrap(name, estimator, n, n_boot, seed, quiet):
+    """Run a compute-optimal estimator on all runs and on n_boot resamples; {'skipped': why} if it cannot run."""
+    est, why = estimator
+    if est is None:
+        return dict(skipped=why)
+    res = est(np.ones(n))
+    if not np.isfinite(res["a"]):
+        return dict(skipped="too few compute-optimal points")
+    boot = bootstrap(lambda W: [est(w) for w in W], n, n_boot, seed, name, quiet)
+    return dict(res, ci={k: boot["ci"][k] for k in ("a", "b")}, n_boot=n_boot, _samples=boot["samples"])

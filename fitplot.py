@@ -1,0 +1,145 @@
+"""
+The plots of `python fit.py ... --plot DIR`: loss vs N and vs D with the joint law, loss vs FLOPs with the
+frontier and the compute-optimal fits, IsoFLOP parabolas, bootstrap distributions, residuals.
+
+Each plot takes fit.analyse's result and the runs it fitted (N parameters, D tokens, C FLOPs, L nats).
+"""
+import math
+import os
+
+import numpy as np
+from matplotlib.colors import LogNorm
+
+import plotting
+from compute_optimal import compute_optimal_closed_form, pareto_frontier
+from lawfit import chinchilla_loss
+
+plt = plotting.plt
+DPI = 110
+COLOURS = dict(approach1="C1", approach2="C2", approach3="C3", interpolation="C4")
+
+
+def joint_law(res):
+    """The fitted joint law's parameters, as chinchilla_loss takes them."""
+    return {k: res["joint"][k] for k in ("E", "A", "B", "alpha", "beta")}
+
+
+def loss_vs(res, runs, xname):
+    """Loss vs N (colour: D) or vs D (colour: N), with the joint law at four quantiles of the other axis."""
+    yname = "D" if xname == "N" else "N"
+    x, y, L, law = runs[xname], runs[yname], runs["L"], joint_law(res)
+    fig, ax = plotting.figure(figsize=(6.5, 4.5))
+    norm = LogNorm(y.min(), y.max())
+    sc = ax.scatter(x, L, c=y, norm=norm, cmap="viridis", s=12)
+    xs = np.geomspace(x.min(), x.max(), 100)
+    for yv in np.quantile(y, [0.05, 0.35, 0.65, 0.95]):
+        Lfit = chinchilla_loss(xs, yv, **law) if xname == "N" else chinchilla_loss(yv, xs, **law)
+        ax.plot(xs, Lfit, color=plt.cm.viridis(norm(yv)), lw=1.5)
+    ax.axhline(law["E"], color="gray", ls=":", lw=1, label=f"E = {law['E']:.3g}")
+    unit = "parameters" if xname == "N" else "tokens"
+    ax.set(xscale="log", yscale="log", xlabel=f"{xname} ({unit})", ylabel="loss (nats)",
+           title=f"loss vs {xname}; lines: joint fit at four {yname}")
+    fig.colorbar(sc, ax=ax, label=yname)
+    ax.legend()
+    return fig
+
+
+def optimal_N(res, name, co, cs):
+    """N*(C) of one compute-optimal method at budgets cs (FLOPs): Approach 3's closed form, else k_N·C^a."""
+    if name == "approach3":
+        j = res["joint"]
+        return compute_optimal_closed_form(j["A"], j["B"], j["alpha"], j["beta"], cs)[0]
+    return co["k_N"] * cs ** co["a"]
+
+
+def loss_vs_flops(res, runs):
+    """Left: curves, final losses and the frontier vs FLOPs, with the joint law along each method's N*(C);
+    right: N*(C) of each method (and the planted truth under --simulate)."""
+    C, L, law = runs["C"], runs["L"], joint_law(res)
+    fig, (ax, bx) = plotting.figure(1, 2, figsize=(12, 4.8))
+    for c, l in (runs["curves"] or []):
+        ax.plot(c, l, color="0.8", lw=0.5, zorder=0)
+    ax.scatter(C, L, s=8, c="C0", label="runs (final loss)")
+    front = pareto_frontier(C, L)
+    ax.plot(C[front], L[front], "k-", lw=1.5, label="compute frontier")
+    cs = np.geomspace(C.min(), C.max(), 100)
+    for name, co in res["compute_optimal"].items():
+        if "skipped" in co:
+            continue
+        nstar = optimal_N(res, name, co, cs)
+        ax.plot(cs, chinchilla_loss(nstar, cs / (6 * nstar), **law), color=COLOURS[name], lw=1, ls="--",
+                label=f"joint law at {name}'s N*(C)")
+        bx.plot(cs, nstar, color=COLOURS[name], label=f"{name}: a = {co['a']:.3f}")
+        bx.scatter(co["C"], co["N"], color=COLOURS[name], s=10)
+    if "truth" in res:
+        t = res["truth"]
+        bx.plot(cs, compute_optimal_closed_form(t["A"], t["B"], t["alpha"], t["beta"], cs)[0], "k:",
+                label=f"truth: a = {t['a']:.3f}")
+    ax.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel="loss (nats)", title="loss vs compute")
+    ax.legend(fontsize=7)
+    bx.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel="N* (parameters)",
+           title="compute-optimal N*(C) ∝ C^a")
+    bx.legend(fontsize=8)
+    return fig
+
+
+def isoflop(res):
+    """Approach 2's profiles, loss vs N per budget, with their parabolas in log N; None without profiles."""
+    co2 = res["compute_optimal"]["approach2"]
+    if "_profiles" not in co2:
+        return None
+    profiles = co2["_profiles"]
+    fig, ax = plotting.figure(figsize=(6.5, 4.5))
+    every = math.ceil(len(profiles) / 12)                 # at most 12 legend entries
+    for i, (c, n, d, l, pw) in enumerate(profiles):
+        color = plt.cm.plasma(i / max(1, len(profiles) - 1))
+        ax.scatter(n, l, s=8, color=color)
+        c2, c1, c0 = np.polyfit(np.log(n), l, 2)
+        xs = np.linspace(np.log(n).min(), np.log(n).max(), 100)
+        ax.plot(np.exp(xs), c0 + c1 * xs + c2 * xs ** 2, color=color, lw=1,
+                label=f"C = {c:.2g}" if i % every == 0 else None)
+    ax.set(xscale="log", xlabel="N (parameters)", ylabel="loss (nats)", title=f"IsoFLOP profiles ({co2['how']})")
+    ax.legend(fontsize=6, ncol=2)
+    return fig
+
+
+def bootstrap_histograms(res):
+    """Histograms of the bootstrap samples of the joint α, β, a, b and of each bootstrapped method's a, with
+    the estimate (black) and its percentile interval (red)."""
+    keys = [("joint", "alpha"), ("joint", "beta"), ("joint", "a"), ("joint", "b")]
+    keys += [(n, "a") for n in ("approach1", "approach2", "interpolation") if "_samples" in res["compute_optimal"][n]]
+    fig, axes = plotting.figure(1, len(keys), figsize=(2.6 * len(keys), 3))
+    for ax, (src, key) in zip(axes, keys):
+        fit = res[src] if src == "joint" else res["compute_optimal"][src]
+        s = fit["_samples"][key]
+        ax.hist(s[np.isfinite(s)], bins=40, color="C0")
+        ax.axvline(fit[key], color="k", lw=1)
+        for q in fit["ci"][key]:
+            ax.axvline(q, color="C3", ls="--", lw=1)
+        ax.set(title=f"{src}: {key}", yticks=[])
+    return fig
+
+
+def residuals(res, runs):
+    """The joint fit's residuals log L − log L̂ against N, D and L."""
+    j = res["joint"]
+    fig, axes = plotting.figure(1, 3, figsize=(13, 3.6))
+    for ax, (k, name) in zip(axes, (("N", "N (parameters)"), ("D", "D (tokens)"), ("L", "loss (nats)"))):
+        ax.scatter(runs[k], j["residuals"], s=8)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set(xscale="linear" if k == "L" else "log", xlabel=name, ylabel="log L − log L̂")
+    axes[0].set_title(f"joint-fit residuals, rms {j['rms']:.3g}")
+    return fig
+
+
+def plot_all(res, runs, outdir):
+    """Every plot as a PNG in outdir; returns the file names written."""
+    figures = {"loss_vs_N.png": loss_vs(res, runs, "N"), "loss_vs_D.png": loss_vs(res, runs, "D"),
+               "loss_vs_flops.png": loss_vs_flops(res, runs), "isoflop.png": isoflop(res),
+               "bootstrap.png": bootstrap_histograms(res), "residuals.png": residuals(res, runs)}
+    saved = []
+    for name, fig in figures.items():
+        if fig is not None:
+            plotting.savefig(fig, os.path.join(outdir, name), dpi=DPI)
+            saved.append(name)
+    return saved

@@ -1,0 +1,233 @@
+"""
+Fitting one scaling law to runs the Chinchilla way (Hoffmann et al. 2022, Approach 3; Besiroglu et al. 2024).
+
+A law is a spec: `law(θ)` giving log L̂ and its Jacobian, a grid of starts, and `unpack` from θ to named
+parameters. `fit_law` minimises the Huber loss (δ = 1e-3) on log L, summed over runs, by L-BFGS from the
+grid starts with the lowest objective; `bootstrap_law` refits it on resamples of the runs (multinomial
+weights) for percentile intervals. Laws: E + Σ A_k·x_k^(−α_k) (joint L(N, D), one-dimensional power laws),
+E + A·exp(−x/scale), and Kaplan et al. 2020's L(N, D).
+
+Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
+"""
+import itertools
+import math
+import sys
+import time
+
+import numpy as np
+
+from lbfgs import lbfgs
+
+DELTA = 1e-3        # Huber δ on log L (Hoffmann et al. 2022)
+N_BOOT = 1000       # bootstrap resamples
+KEEP = 8            # grid starts, best by objective value, that L-BFGS refines
+CI = 95             # percent, two-sided percentile interval
+# Hoffmann et al.'s grid of starts: α, β ∈ {0, .5, .., 2}; e = log E ∈ {-1, -.5, .., 1}; a, b = log A, log B ∈ {0, 5, .., 25}
+EXPONENT_GRID = np.arange(0.0, 2.01, 0.5)
+LOG_E_GRID = np.arange(-1.0, 1.01, 0.5)
+LOG_A_GRID = np.arange(0.0, 25.1, 5.0)
+# the exponential alternative L = E + A·exp(-k·x/x_max) has its own scales
+EXP_RATE_GRID = np.array([0.5, 1, 2, 4, 8, 16, 32.0])
+EXP_LOG_A_GRID = np.arange(-2.0, 3.1, 1.0)
+CHINCHILLA = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)   # Hoffmann et al. 2022, eq. 10
+
+
+def chinchilla_loss(N, D, E, A, B, alpha, beta):
+    """L(N, D) = E + A/N^α + B/D^β in nats, for N parameters and D tokens (Hoffmann et al. 2022, eq. 2)."""
+    return E + A / N ** alpha + B / D ** beta
+
+# -----------------------------------------------------------------------------
+# laws, written as log L̂ so that the Huber loss acts on log L; each returns (log L̂, d log L̂ / dθ)
+
+
+def lse_law(theta, F, e=None):
+    """
+    log L̂ = logsumexp(e, a_1 − α_1·f_1, .., a_K − α_K·f_K), i.e. L̂ = E + Σ_k A_k·exp(−α_k·f_k) with
+    E = exp(e), A_k = exp(a_k). With features f_k = log x_k this is a sum of power laws, e.g. Hoffmann et al.'s
+    L = E + A/N^α + B/D^β for F = [log N, log D]; with f = x/x_max it is an exponential law.
+    theta: (S, P) for S parameter vectors, [e, a_1..a_K, α_1..α_K], or without e when e is given (a fixed
+    log E, scalar or one per point; −inf leaves E out). F: (n, K). Returns (S, n) and (S, n, P).
+    """
+    S, (n, K), free = theta.shape[0], F.shape, e is None
+    a, alpha = theta[:, free:free + K], theta[:, free + K:]
+    e_row = theta[:, :1] if free else np.broadcast_to(e, (n,))[None]
+    terms = np.concatenate([np.broadcast_to(e_row, (S, n))[:, None], a[:, :, None] - alpha[:, :, None] * F.T], 1)
+    top = terms.max(1)
+    p = np.exp(terms - top[:, None])
+    total = p.sum(1)
+    soft = p / total[:, None]
+    jac = ([soft[:, 0]] if free else []) + [soft[:, 1 + k] for k in range(K)] + [-soft[:, 1 + k] * F[:, k] for k in range(K)]
+    return top + np.log(total), np.stack(jac, -1)
+
+
+def kaplan_law(theta, F):
+    """
+    Kaplan et al. 2020, eq. (1.5): L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D, so
+    log L̂ = α_D · logsumexp((α_N/α_D)·(n_c − log N), d_c − log D). theta: (S, 4) = [α_N, α_D, n_c, d_c]
+    with N_c = exp(n_c) parameters and D_c = exp(d_c) tokens; F: (n, 2) = [log N, log D].
+    """
+    aN, aD, nc, dc = (theta[:, i:i + 1] for i in range(4))
+    u1, u2 = aN / aD * (nc - F[:, 0]), dc - F[:, 1]
+    s = np.logaddexp(u1, u2)
+    w1 = np.exp(u1 - s)
+    jac = np.stack([w1 * (nc - F[:, 0]), s - w1 * u1, w1 * aN, aD * (1 - w1)], -1)
+    return aD * s, jac
+
+
+def huber_loss(r, delta=DELTA):
+    """Huber(r) = r²/2 for |r| ≤ δ, else δ·(|r| − δ/2): quadratic for small residuals, linear for outliers."""
+    a = np.abs(r)
+    return np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+
+
+def huber_objective(theta, law, logL, W, delta=DELTA):
+    """
+    For each row θ_m of theta (M, P) with its run weights W_m (M, n): Σ_i W_mi·Huber_δ(log L̂_i − log L_i), a
+    sum over runs (a mean shrinks the objective until L-BFGS stops early, a known bug of prior work), and its
+    gradient (M, P).
+    """
+    pred, jac = law(theta)
+    r = pred - logL
+    return np.sum(W * huber_loss(r, delta), 1), np.einsum("mn,mnp->mp", W * np.clip(r, -delta, delta), jac)
+
+
+def minimise(law, logL, starts, W=None, delta=DELTA, keep=KEEP, warm=None, screened=None):
+    """
+    For each weight vector W_b (rows of W, (B, n); all ones by default): L-BFGS from the `keep` grid starts with
+    the lowest objective under W_b, and from warm (P,) if given, all run at once; the best converged optimum of
+    each wins (the best of all if none converged). `screened` is the (S, n) matrix of per-run Huber losses at
+    the starts, reusable across bootstrap resamples, where only W changes.
+    Returns theta (B, P), loss (B,), converged (B,).
+    """
+    W = np.ones((1, len(logL))) if W is None else np.atleast_2d(W)
+    if screened is None:
+        screened = huber_loss(law(starts)[0] - logL, delta)
+    order = np.argsort(np.nan_to_num(W @ screened.T, nan=np.inf), 1)[:, :keep]       # (B, keep)
+    x0 = starts[order]                                                                # (B, keep, P)
+    if warm is not None:
+        x0 = np.concatenate([np.broadcast_to(warm, (len(W), 1, starts.shape[1])), x0], 1)
+    B, K, P = x0.shape
+    Wk = np.repeat(W, K, 0)
+    x, f, ok = lbfgs(lambda X, rows: huber_objective(X, law, logL, Wk[rows], delta), x0.reshape(B * K, P))
+    score, okk = np.where(np.isfinite(f), f, np.inf).reshape(B, K), ok.reshape(B, K)
+    best = np.where(okk.any(1), np.argmin(np.where(okk, score, np.inf), 1), np.argmin(score, 1))
+    pick = np.arange(B) * K + best
+    return x[pick], f[pick], ok[pick]
+
+
+# -----------------------------------------------------------------------------
+# the laws we fit, as specs: a law of θ, a grid of starts, and `unpack` from θ to named parameters
+
+
+def log_floor(E):
+    """log E for a fixed floor; E = 0 (omitted) gives −inf."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.asarray(E, float))
+
+
+def sum_of_terms_spec(F, E, grids, unpack_terms):
+    """
+    A spec for lse_law with features F (n, K) and E fitted (None), fixed (nats, scalar or one per run) or omitted
+    (0): starts on the product of the log-E grid (when fitted) and `grids`; unpack_terms(E, rest of θ) → dict.
+    """
+    starts = np.array(list(itertools.product(*([LOG_E_GRID] if E is None else []), *grids)))
+    unpack = (lambda th: unpack_terms(math.exp(th[0]), th[1:])) if E is None else (lambda th: unpack_terms(float(np.mean(E)), th))
+    return dict(law=lambda th: lse_law(th, F, None if E is None else log_floor(E)), starts=starts, unpack=unpack)
+
+
+def joint_spec(N, D, E=None):
+    """
+    L(N, D) = E + A/N^α + B/D^β (Hoffmann et al. 2022, eq. 2) with E fitted (None), fixed (nats, scalar or
+    one per run) or omitted (0). Derived: the compute-optimal exponents a = β/(α+β), b = α/(α+β) and G.
+    """
+    def unpack(E_, th):
+        a, b, alpha, beta = th
+        with np.errstate(all="ignore"):
+            G = (alpha * np.exp(a) / (beta * np.exp(b))) ** (1 / (alpha + beta))
+            return dict(E=E_, A=math.exp(min(a, 700)), B=math.exp(min(b, 700)), alpha=alpha, beta=beta,
+                        a=beta / (alpha + beta), b=alpha / (alpha + beta), G=G)
+    return sum_of_terms_spec(np.log(np.stack([N, D], 1)), E, [LOG_A_GRID, LOG_A_GRID, EXPONENT_GRID, EXPONENT_GRID], unpack)
+
+
+def power_law_spec(x, E=None, exponential=False):
+    """
+    One law of one variable x (N parameters, D tokens or C FLOPs): L = E + A·x^(−α), with E fitted (None),
+    fixed to the floor (nats) or omitted (0, a pure power law A·x^(−α)); or, for comparison, the exponential
+    L = E + A·exp(−x/scale) with E fitted.
+    """
+    def unpack(E_, th):
+        a, k = th
+        if exponential:
+            return dict(E=E_, A=math.exp(min(a, 700)), scale=x.max() / k if k else math.inf)
+        return dict(E=E_, A=math.exp(min(a, 700)), alpha=k)
+    if exponential:
+        return sum_of_terms_spec((x / x.max())[:, None], None, [EXP_LOG_A_GRID, EXP_RATE_GRID], unpack)
+    return sum_of_terms_spec(np.log(x)[:, None], E, [LOG_A_GRID, EXPONENT_GRID], unpack)
+
+
+def kaplan_spec(N, D):
+    """Kaplan et al. 2020's L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D; starts above the data's N and D."""
+    F = np.log(np.stack([N, D], 1))
+    offsets = np.arange(0.0, 20.1, 5.0)
+    exps = [0.05, 0.1, 0.2, 0.4]
+    starts = np.array(list(itertools.product(exps, exps, F[:, 0].max() + offsets, F[:, 1].max() + offsets)))
+
+    def unpack(th):
+        return dict(alpha_N=th[0], alpha_D=th[1], N_c=math.exp(min(th[2], 700)), D_c=math.exp(min(th[3], 700)))
+    return dict(law=lambda th: kaplan_law(th, F), starts=starts, unpack=unpack)
+
+
+def fit_law(spec, L, delta=DELTA, keep=KEEP):
+    """Fit a spec to losses L (nats): named parameters, Huber loss, convergence, residuals r = log L − log L̂."""
+    logL = np.log(L)
+    theta, loss, converged = (v[0] for v in minimise(spec["law"], logL, spec["starts"], delta=delta, keep=keep))
+    resid = logL - spec["law"](theta[None])[0][0]
+    return dict(spec["unpack"](theta), loss=float(loss), converged=bool(converged), theta=theta, residuals=resid,
+                rms=float(np.sqrt(np.mean(resid ** 2))), n=len(L), n_starts=len(spec["starts"]))
+
+
+def joint_fit(N, D, L, E=None, delta=DELTA, keep=KEEP):
+    """The Chinchilla fit of L(N, D) = E + A/N^α + B/D^β (see joint_spec, fit_law)."""
+    return fit_law(joint_spec(N, D, E), L, delta, keep)
+
+# -----------------------------------------------------------------------------
+# bootstrap
+
+
+def bootstrap(refit, n, n_boot=N_BOOT, seed=0, label="", quiet=False, chunk=1):
+    """
+    Non-parametric bootstrap over runs: n_boot resamples of the n runs drawn with replacement, each given as
+    multinomial counts w (so a refit sees every run, weighted by how often it was drawn). refit(W) takes a
+    (k, n) batch of them, `chunk` at a time, and returns one dict of numbers per resample. Returns the samples
+    and the CI% percentile interval of each number (NaN samples left out). Progress and ETA go to stderr.
+    """
+    W = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    rows, t0, shown = [], time.time(), 0.0
+    for i in range(0, n_boot, chunk):
+        for res in refit(W[i:i + chunk]):
+            rows.append({k: float(v) for k, v in res.items() if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)})
+        elapsed, done = time.time() - t0, len(rows)
+        if not quiet and (elapsed - shown > 1 or done == n_boot):
+            shown = elapsed
+            print(f"\r  bootstrap {label}: {done}/{n_boot}, {elapsed:.0f} s, ETA {elapsed / done * (n_boot - done):.0f} s   ",
+                  end="\n" if done == n_boot else "", file=sys.stderr, flush=True)
+    samples = {k: np.array([r.get(k, np.nan) for r in rows]) for k in dict.fromkeys(k for r in rows for k in r)}
+    return dict(ci={k: percentile_interval(v) for k, v in samples.items()}, n_boot=n_boot, samples=samples)
+
+
+def percentile_interval(samples, level=CI):
+    """[lo, hi], the central level% of the finite samples (NaN when there are none)."""
+    s = samples[np.isfinite(samples)]
+    return [float(np.percentile(s, 50 - level / 2)), float(np.percentile(s, 50 + level / 2))] if s.size else [np.nan, np.nan]
+
+
+def bootstrap_law(spec, L, fit, delta=DELTA, n_boot=N_BOOT, seed=0, label="", quiet=False):
+    """Bootstrap a fitted spec: each resample's L-BFGS starts from the full-data optimum and from the grid
+    start that screens best on that resample; resamples are refitted 100 at a time, vectorised."""
+    logL = np.log(L)
+    screened = huber_loss(spec["law"](spec["starts"])[0] - logL, delta)
+
+    def refit(W):
+        theta, _, _ = minimise(spec["law"], logL, spec["starts"], W, delta, keep=1, warm=fit["theta"], screened=screened)
+        return [spec["unpack"](th) for th in theta]
+    return bootstrap(refit, len(L), n_boot, seed, label, quiet, chunk=100)
