@@ -216,11 +216,17 @@ def _spectral_gap(P):
 # -----------------------------------------------------------------------------
 # from an adjacency matrix to a chain
 
+def check_nonnegative(name, value):
+    """value as a float if it is a finite number >= 0 (not a bool); a ValueError naming it otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def check_kappa(kappa):
-    if isinstance(kappa, bool) or not isinstance(kappa, (int, float, np.integer, np.floating)) \
-            or not (math.isfinite(kappa) and kappa >= 0):
-        raise ValueError(f"kappa must be a finite number >= 0, got {kappa!r}")
-    return float(kappa)
+    """κ, the neighbour-ranking bias exponent, as a float: a finite number >= 0."""
+    return check_nonnegative("kappa", kappa)
 
 
 

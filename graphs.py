@@ -29,7 +29,7 @@ import cli
 import files
 import percolation
 import spectra
-from chain import SPECTRAL_GAP_MAX_NNZ, Graph, check_kappa, from_adjacency, kappa_biased
+from chain import SPECTRAL_GAP_MAX_NNZ, Graph, check_kappa, check_nonnegative, from_adjacency, kappa_biased
 from percolation import check_int
 
 
@@ -140,20 +140,7 @@ def bigram(tokens, V, smoothing=0.0, name="bigram", args=None):
     (distinct tokens that occur), smoothing and zipf: the power_law_fit of the tokens' occurrence counts by rank
     over ranks 10 .. V/10 as in spectrum() (fewer if fewer tokens occur; None below 14 distinct tokens).
     """
-    tokens = np.asarray(tokens)
-    if tokens.ndim != 1 or tokens.size < 2 or not np.issubdtype(tokens.dtype, np.integer):
-        raise ValueError(f"tokens must be a 1-D integer array of >= 2 token ids, got shape {tokens.shape} "
-                         f"of {tokens.dtype}")
-    V = check_int("V", V, 2)
-    if tokens.min() < 0 or tokens.max() >= V:
-        raise ValueError(f"token ids must be in [0, V={V}), got {tokens.min()}..{tokens.max()}")
-    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float, np.integer, np.floating)) \
-            or not (math.isfinite(smoothing) and smoothing >= 0):
-        raise ValueError(f"smoothing must be a finite number >= 0, got {smoothing!r}")
-    if smoothing > 0 and V * V > SMOOTHING_MAX_ENTRIES:
-        raise ValueError(f"smoothing fills all V² = {V * V:.2g} entries of P, above the limit "
-                         f"{SMOOTHING_MAX_ENTRIES:.0e}")
-    t = tokens.astype(np.int64)
+    t, V = _check_bigram(tokens, V, smoothing)
     counts = np.bincount(t, minlength=V)
     C = sp.coo_matrix((np.ones(t.size), (t, np.roll(t, -1))), shape=(V, V)).tocsr()  # duplicates summed
     u = counts / t.size
@@ -174,6 +161,22 @@ def bigram(tokens, V, smoothing=0.0, name="bigram", args=None):
         pi.flags.writeable = False
         graph.cache["stationary"] = pi
     return graph
+
+
+def _check_bigram(tokens, V, smoothing):
+    """(tokens as int64, V as int) if they make a bigram chain; a ValueError naming the bad one otherwise."""
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 1 or tokens.size < 2 or not np.issubdtype(tokens.dtype, np.integer):
+        raise ValueError(f"tokens must be a 1-D integer array of >= 2 token ids, got shape {tokens.shape} "
+                         f"of {tokens.dtype}")
+    V = check_int("V", V, 2)
+    if tokens.min() < 0 or tokens.max() >= V:
+        raise ValueError(f"token ids must be in [0, V={V}), got {tokens.min()}..{tokens.max()}")
+    check_nonnegative("smoothing", smoothing)
+    if smoothing > 0 and V * V > SMOOTHING_MAX_ENTRIES:
+        raise ValueError(f"smoothing fills all V² = {V * V:.2g} entries of P, above the limit "
+                         f"{SMOOTHING_MAX_ENTRIES:.0e}")
+    return tokens.astype(np.int64), V
 
 
 def _zipf(counts):
@@ -270,18 +273,6 @@ def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=Fals
 
 
 # -----------------------------------------------------------------------------
-
-def read_tokens(path):
-    """A raw file of native uint16 token ids (as teacher.py writes train.bin and val.bin)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if len(raw) % 2:
-        raise ValueError(f"{path}: {len(raw)} bytes is not a whole number of uint16 token ids")
-    return np.frombuffer(raw, dtype=np.uint16)
-
-
-
-# -----------------------------------------------------------------------------
 # command line: build one chain, print its summary (and write it as JSON)
 
 def _parents():
@@ -352,6 +343,15 @@ def build_parser():
     return parser
 
 
+def read_tokens(path):
+    """A raw file of native uint16 token ids (as teacher.py writes train.bin and val.bin)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) % 2:
+        raise ValueError(f"{path}: {len(raw)} bytes is not a whole number of uint16 token ids")
+    return np.frombuffer(raw, dtype=np.uint16)
+
+
 def _build(args):
     """The chain a parsed command line names."""
     if args.graph == "bigram":
@@ -410,6 +410,7 @@ def _strict(value):
 
 
 def print_summary(summary):
+    """One 'key: value' line per entry (floats to 6 significant digits), and why a spectral gap is missing."""
     for key, value in summary.items():
         print(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
     if summary["spectral_gap"] is None:

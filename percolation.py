@@ -38,6 +38,7 @@ def check_int(name, value, low):
 
 
 def _check_kind(kind):
+    """kind itself if it is 'site' or 'bond'."""
     if kind not in ("site", "bond"):
         raise ValueError(f"kind must be 'site' or 'bond', got {kind!r}")
     return kind

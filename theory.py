@@ -200,6 +200,7 @@ def measure_data_exponent(a, n_samples=(16, 32, 64, 128, 256), n_seeds=3, M=8192
 
 
 def build_parser():
+    """The command line: ridge (the spectral theory's check) and report (predicted vs measured)."""
     parser = cli.Parser(description="Data-side theories of scaling exponents: checks and predictions.")
     sub = parser.add_subparsers(dest="command", required=True)
     ridge = sub.add_parser("ridge", help="random-feature ridge check: measured vs predicted data exponent")
