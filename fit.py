@@ -500,7 +500,8 @@ def parser():
                    "run record is N (default total; the sensitivity table shows the other)")
     p.add_argument("--floor", nargs="?", const="records", default=None, metavar="VALUE",
                    help="fix E of the joint law to each record's exact floor, or to VALUE nats, instead of fitting it")
-    p.add_argument("--all-runs", action="store_true", help="fit every ok run, not only the best lr per (N, D)")
+    p.add_argument("--all-runs", action="store_true", help="fit every ok run, not only the best lr of each "
+                   "experiment (records.group_key: the whole config but lr and seed)")
     p.add_argument("--delta", type=cli.parse_float, default=DELTA, help="Huber δ on log L (default 1e-3)")
     p.add_argument("--boot", type=cli.parse_int, default=N_BOOT, help="bootstrap resamples (default 1000)")
     p.add_argument("--nn-boot", type=cli.parse_int, default=NN_BOOT,
