@@ -1,0 +1,224 @@
+"""
+Sweeps: a grid of runs from a spec, split across processes, resumed after any interruption.
+
+    python train.py --sweep quick --out out/quick             # a preset
+    python train.py --sweep spec.json --out out/s --jobs 2    # two worker processes on one machine
+    python train.py --sweep spec.json --out out/s --shard 1/4 # the second of four machines
+
+A spec maps run flags (as in `train.py --help`, underscores, no dashes) to a value or a list of values; the
+grid is their product, the last key varying fastest. Values go through the config's own field parsers, so
+"2M" and 2000000, or 1 and 1.0, are one run with one id.
+
+Every run's record goes to DIR/runs.jsonl (or runs.I-of-N.jsonl for a shard). A run that is claimed (an
+O_EXCL claim file in DIR/claims) by a live process is skipped by every other process, so concurrent sweeps
+of one grid never train a run twice; a finished run (ok or diverged) is never rerun or recorded twice; a run
+that raised is recorded 'failed' with its error and the sweep goes on (the next invocation retries it).
+kill -9 at any moment loses at most the steps since the run's last checkpoint (DIR/ckpt).
+
+This file knows nothing about training: train.py hands it the configs and a function that trains a group.
+"""
+import dataclasses
+import itertools
+import json
+import os
+import socket
+import time
+
+import records
+
+PRESETS = {
+    # The README's first scaling law: widths x token budgets x learning rates on ER 1000 nodes / 5000
+    # edges, in batches of 20 walks, so that even the smallest budget takes 100 steps.
+    "quick": dict(width=[16, 32, 64, 128], tokens=["100k", "200k", "500k", "1M"], lr=[3e-3, 1e-2], batch_size=20),
+}
+FINISHED = ("ok", "diverged")  # a failed run (an exception) is retried by the next invocation
+
+
+def load_spec(name):
+    """A sweep spec: a preset's name or a JSON file mapping flag names (underscores) to a value or a list."""
+    if name in PRESETS:
+        return dict(PRESETS[name])
+    try:
+        with open(name, encoding="utf-8") as f:
+            spec = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{name}: no such sweep spec (presets: {', '.join(PRESETS)})")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{name}: not valid JSON ({str(e).splitlines()[0]})")
+    if not isinstance(spec, dict) or not spec:
+        raise ValueError(f"{name}: a sweep spec is a non-empty JSON object of flag names to values or lists")
+    return spec
+
+
+def expand(spec, base):
+    """The grid as a deterministic list of configs (dataclasses like base). Every key and value is checked
+    before anything runs: an unknown key, or a value its field refuses, is a ValueError naming both."""
+    names = [f.name for f in dataclasses.fields(base)]
+    axes = []
+    for key, values in spec.items():
+        if key not in names:
+            raise ValueError(f"sweep spec: unknown run flag {key!r} (flags: {', '.join(sorted(names))})")
+        values = values if isinstance(values, list) else [values]
+        if not values:
+            raise ValueError(f"sweep spec: {key} has an empty list of values")
+        axes.append([checked(base, key, v) for v in values])
+    return [dataclasses.replace(base, **dict(combo)) for combo in itertools.product(*axes)]
+
+
+def checked(base, key, value):
+    """(key, value) once the config accepts value for key alone, as the field's type."""
+    try:
+        return key, getattr(dataclasses.replace(base, **{key: value}), key)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"sweep spec: {key}={json.dumps(value)}: {e}")
+
+
+def shard_of(flag, env=os.environ):
+    """(index, count) of this process's slice: --shard i/n, else torchrun's RANK/WORLD_SIZE, else a Slurm
+    array's SLURM_ARRAY_TASK_ID/COUNT, else (0, 1). Shard i runs every n-th run starting at i."""
+    try:
+        if flag:
+            i, n = (int(v) for v in flag.split("/"))
+        elif "WORLD_SIZE" in env:
+            i, n = int(env.get("RANK", 0)), int(env["WORLD_SIZE"])
+        elif "SLURM_ARRAY_TASK_COUNT" in env:
+            i = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", 0))
+            n = int(env["SLURM_ARRAY_TASK_COUNT"])
+        else:
+            i, n = 0, 1
+    except ValueError:
+        raise ValueError(f"--shard {flag!r}: expected i/n with whole numbers, e.g. 0/4")
+    if not 0 <= i < n:
+        raise ValueError(f"shard {i}/{n}: need 0 <= i < n")
+    return i, n
+
+
+def groups(configs, size, shape):
+    """Split runs into groups of at most `size` with equal shape(config) (runs that can train as one
+    batched ensemble), keeping grid order."""
+    by_shape = {}
+    for cfg in configs:
+        by_shape.setdefault(shape(cfg), []).append(cfg)
+    return [g[i:i + size] for g in by_shape.values() for i in range(0, len(g), size)]
+
+
+def finished(out_dir):
+    """The ids of the finished runs (ok or diverged) recorded in out_dir."""
+    return {r.get("run") for r in records.read_records(out_dir, quiet=True) if r.get("status") in FINISHED}
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def claim(path):
+    """Take the claim file at path (O_EXCL: exactly one process wins). A claim left by a dead process of
+    this host is stale and taken over. True if this process now holds it."""
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                with open(path) as f:
+                    host, pid = f.read().split()
+            except (OSError, ValueError):
+                return False  # being written by its owner this instant
+            if host != socket.gethostname() or alive(int(pid)):
+                return False
+            try:  # stale: move it aside under a unique name, so only one process takes it over
+                os.rename(path, f"{path}.stale-{os.getpid()}")
+                os.remove(f"{path}.stale-{os.getpid()}")
+            except FileNotFoundError:
+                return False
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        return True
+    return False
+
+
+def group_key(group):
+    return records.digest(" ".join(c.run_id() for c in group))
+
+
+def varying(configs):
+    """The fields whose values differ across configs: what names a run within its grid."""
+    names = [f.name for f in dataclasses.fields(configs[0])] if configs else []
+    return [k for k in names if len({repr(getattr(c, k)) for c in configs}) > 1]
+
+
+def describe(cfg, keys):
+    return " ".join(f"{k} {getattr(cfg, k)}" for k in keys)
+
+
+def record_path(out, shard):
+    i, n = shard
+    return os.path.join(out, "runs.jsonl" if n == 1 else f"runs.{i}-of-{n}.jsonl")
+
+
+def failed_record(cfg, error):
+    return dict(run=cfg.run_id(), group=records.group_id(cfg), status="failed",
+                error=(str(error).splitlines() or [type(error).__name__])[0], config=dataclasses.asdict(cfg))
+
+
+def train_claimed(group, out, path, train_group):
+    """Train the runs of group that this process claims and nobody has finished; return their records
+    (failed records if training raised), appended to the record file path. The checkpoint and the claims
+    are removed once recorded."""
+    claims = {c.run_id(): os.path.join(out, "claims", c.run_id()) for c in group}
+    mine = [c for c in group if claim(claims[c.run_id()])]
+    try:
+        done = finished(out)  # another process may have finished a run since this one listed the grid
+        todo = [c for c in mine if c.run_id() not in done]
+        if not todo:
+            return []
+        ckpt = os.path.join(out, "ckpt", group_key(todo) + ".pt")
+        try:
+            results = list(zip(todo, train_group(todo, ckpt)))
+        except Exception as e:  # any run that raises is recorded and the sweep goes on
+            results = [(c, failed_record(c, e)) for c in todo]
+        for cfg, record in results:
+            try:
+                records.append_record(path, record)
+            except ValueError as e:  # a record that is not strict JSON (NaN): keep the run, as failed
+                records.append_record(path, failed_record(cfg, e))
+        if os.path.exists(ckpt):
+            os.remove(ckpt)
+        return results
+    finally:
+        for c in mine:
+            os.remove(claims[c.run_id()])
+
+
+def run(configs, out, train_group, cost, shard=(0, 1), size=1, shape=lambda c: c, log=print):
+    """Run this shard's unfinished configs in groups of up to `size` with equal shape(config), each through
+    train_group(group, ckpt_path) -> records; cost(config) is its FLOPs, for the ETA. Returns the records
+    of this call's runs that failed."""
+    mine = configs[shard[0]::shard[1]]
+    done = finished(out)
+    todo = [c for c in mine if c.run_id() not in done]
+    cost_of = {c.run_id(): cost(c) for c in todo}
+    total, keys = sum(cost_of.values()), varying(configs)
+    log(f"sweep: {len(configs)} runs, shard {shard[0]}/{shard[1]} has {len(mine)}, {len(mine) - len(todo)} already "
+        f"done, {len(todo)} to run ({total:.2e} FLOPs)")
+    for sub in ("ckpt", "claims"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+    t0, spent, count, failed = time.time(), 0.0, 0, []
+    for group in groups(todo, size, shape):
+        for cfg, record in train_claimed(group, out, record_path(out, shard), train_group):
+            count, spent = count + 1, spent + cost_of[cfg.run_id()]
+            elapsed = time.time() - t0
+            if record["status"] == "failed":
+                failed.append(record)
+            log(f"[{count}/{len(todo)}] {cfg.run_id()} {describe(cfg, keys)}: {records.summary(record)} | elapsed "
+                f"{elapsed:.0f}s | eta {elapsed * (total - spent) / max(spent, 1e-9):.0f}s")
+    for record in failed:
+        log(f"failed: {record['run']}: {record['error']} (a rerun of the sweep retries it)")
+    return failed
