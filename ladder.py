@@ -207,6 +207,7 @@ def plot_ladder(rows, path):
 # command line
 
 def build_parser():
+    """The parser of `python ladder.py` (the flags of the former `teacher.py ladder`)."""
     p = cli.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="out/ladder", help="directory of everything the ladder makes (default out/ladder)")
     p.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: < 1 h on 2 cores; gpu: larger grids")
@@ -233,6 +234,7 @@ def output_paths(args):
 
 
 def run(args):
+    """The whole ladder for the parsed flags: outputs checked, rungs run, table printed, JSON and plot written."""
     path, plot = output_paths(args)
     rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs, args.text)
     print(ladder_table(rows))
@@ -242,6 +244,7 @@ def run(args):
 
 
 def main(argv=None):
+    """Run the ladder; bad input is one error line and status 2 (cli.guarded)."""
     cli.guarded(run, build_parser().parse_args(argv))
 
 

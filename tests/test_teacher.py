@@ -240,6 +240,7 @@ import math  # noqa: E402
 import torch  # noqa: E402
 
 import train  # noqa: E402
+import data  # noqa: E402
 import sweep  # noqa: E402
 from model import GPT, GPTConfig, load_model  # noqa: E402
 
@@ -316,15 +317,15 @@ def test_student_on_teacher_data_scores_against_the_teacher(tiny_teacher):
     entropy on the eval sequences: the teacher itself as the student scores exactly the floor (KL = 0), and
     any other model scores above it."""
     cfg = train.RunConfig(graph=f"teacher:{tiny_teacher['meta']['path']}", eval_walks=100)
-    data = train.load_data(cfg, torch.device("cpu"))
+    samples = data.load_data(cfg, torch.device("cpu"))
     model = load_model(tiny_teacher["path"])
-    x = data.eval_tokens
+    x = samples.eval_tokens
     with torch.no_grad():
-        own = data.expected_loss(torch.log_softmax(model(x[:, :-1]), -1), x).item()
-        other = data.expected_loss(torch.log_softmax(peaked_gpt(V=300)(x[:, :-1]), -1), x).item()
+        own = samples.expected_loss(torch.log_softmax(model(x[:, :-1]), -1), x).item()
+        other = samples.expected_loss(torch.log_softmax(peaked_gpt(V=300)(x[:, :-1]), -1), x).item()
     entropies = np.fromfile(os.path.join(tiny_teacher["meta"]["path"], "eval_entropy.bin"), np.float32)
-    assert data.floor == pytest.approx(entropies.mean(), rel=1e-6)
-    assert own == pytest.approx(data.floor, abs=1e-4) and other > data.floor + 0.1
+    assert samples.floor == pytest.approx(entropies.mean(), rel=1e-6)
+    assert own == pytest.approx(samples.floor, abs=1e-4) and other > samples.floor + 0.1
 
 
 def test_students_on_every_language_rung(tiny_teacher, tmp_path, monkeypatch):
