@@ -27,6 +27,7 @@ import argparse
 import functools
 import random
 import statistics
+import sys
 import time
 from dataclasses import replace
 
@@ -276,7 +277,8 @@ def throughput(width, size, device, dtype, repeats):
 def gpu_training(size, device, dtype, repeats):
     """Every width's throughput; a width that fails (out of memory) is that row's result."""
     rows = [dict(width=w, **attempt(throughput, w, size, device, dtype, repeats)) for w in size["widths"]]
-    return dict(dtype=dtype, compile_backend=size["compile_backend"], steps_per_timing=size["steps"], rows=rows)
+    return dict(dtype=dtype, compile_backend=size["compile_backend"], steps_per_timing=size["steps"], V=size["V"],
+                block_size=size["T"], batch_size=size["batch_size"], rows=rows)
 
 
 def gpu_ensemble(size, device, dtype, repeats):
@@ -306,20 +308,27 @@ def part(fn, *args):
     return dict(result, seconds=time.perf_counter() - t0)
 
 
-def bench_gpu(size, device, repeats):
-    """Every part of section 5, each failing on its own: the dict that --json writes."""
+def bench_gpu(size, device, repeats, report):
+    """Every part of section 5 in turn, each failing on its own, into the dict that --json writes. report(out,
+    name) follows each part (name None: before the first), so a run stopped by a time limit has printed and
+    saved the parts it finished: those that size the sweeps (training, generation, estimates) go first."""
     dtype = "bfloat16"
     out = dict(torch=torch.__version__, device=str(device), threads=torch.get_num_threads(),
                device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-               peak_flops=train.peak_flops(device), dtype=dtype)
-    out["training"] = part(gpu_training, size, device, dtype, repeats)
-    out["achieved_flops"] = best_by_width(out["training"])
-    out["ensemble"] = part(gpu_ensemble, size, device, dtype, repeats)
+               peak_flops=train.peak_flops(device), dtype=dtype, smoke=size["smoke"])
+    report(out, None)
     w = size["walks"]
-    out["sampling"] = part(gpu_sampling, w["nodes"], w["edges"], w["n_walks"], repeats, device)
-    out["bf16_vs_f32"] = part(gpu_precision, size["run"], device)
-    out["generation"] = part(lambda: bench_generation(repeats, device=device, **size["generation"]))
-    out["estimates"] = part(gpu_estimates, out["achieved_flops"], out["generation"])
+    parts = dict(training=(gpu_training, size, device, dtype, repeats),
+                 generation=(lambda: bench_generation(repeats, device=device, **size["generation"]),),
+                 estimates=(lambda: gpu_estimates(out["achieved_flops"], out["generation"]),),
+                 ensemble=(gpu_ensemble, size, device, dtype, repeats),
+                 sampling=(gpu_sampling, w["nodes"], w["edges"], w["n_walks"], repeats, device),
+                 bf16_vs_f32=(gpu_precision, size["run"], device))
+    for name, (fn, *args) in parts.items():
+        out[name] = part(fn, *args)
+        if name == "training":
+            out["achieved_flops"] = best_by_width(out["training"])
+        report(out, name)
     return out
 
 
@@ -361,14 +370,16 @@ GPU_PARTS = dict(training=print_gpu_training, ensemble=lambda r: print_ensemble(
                  estimates=print_gpu_estimates)
 
 
-def print_gpu(out):
-    print(f"CUDA path: {out['device_name']} ({out['device']}), torch {out['torch']}"
-          + (", smoke sizes (numbers meaningless)" if out["smoke"] else ""))
-    for name, printer in GPU_PARTS.items():
-        if "failed" in out[name]:
-            print(f"\n{name}: failed: {out[name]['failed']}")
-        else:
-            printer(out[name])
+def print_gpu_part(out, name):
+    """The table of one part of section 5 (name None: the header), or its one-line failure."""
+    if name is None:
+        print(f"CUDA path: {out['device_name']} ({out['device']}), torch {out['torch']}"
+              + (", smoke sizes (numbers meaningless)" if out["smoke"] else ""), flush=True)
+    elif "failed" in out[name]:
+        print(f"\n{name}: failed: {out[name]['failed']}", flush=True)
+    else:
+        GPU_PARTS[name](out[name])
+        sys.stdout.flush()  # a part's table is out before the next part starts, also through a pipe
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -429,11 +440,13 @@ def run_cpu(args, widths, sections):
 
 def run_gpu(args, widths):
     size = dict(GPU_SIZES["smoke" if args.smoke else "full"], **({"widths": widths} if widths else {}))
-    out = bench_gpu(size, train.pick_device("cuda" if torch.cuda.is_available() else "cpu"),
-                    args.repeats or size["repeats"])
-    out["smoke"] = args.smoke
-    print_gpu(out)
-    return out
+
+    def report(out, name):
+        print_gpu_part(out, name)
+        if args.json:
+            write_json(args.json, out)
+    bench_gpu(size, train.pick_device("cuda" if torch.cuda.is_available() else "cpu"), args.repeats or size["repeats"],
+              report)
 
 
 def main(argv=None):
@@ -444,9 +457,12 @@ def main(argv=None):
                  "every part at a tiny size on the CPU")
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = run_gpu(args, widths) if args.gpu else run_cpu(args, widths, sections)
-    if args.json:
-        write_json(args.json, out)
+    if args.gpu:
+        run_gpu(args, widths)  # writes --json after every part
+    else:
+        out = run_cpu(args, widths, sections)
+        if args.json:
+            write_json(args.json, out)
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ import teacher
 import train
 
 GPU_SIZES = dict(
-    full=dict(widths=(256, 512, 1024, 2048), V=8192, T=50, batch_size=100, steps=10, repeats=5,
+    full=dict(smoke=False, widths=(256, 512, 1024, 2048), V=8192, T=50, batch_size=100, steps=10, repeats=5,
               compile_backend="inductor", ensemble=dict(widths=(32, 64, 128), V=1000, batch_size=100, T=50),
               walks=dict(nodes=50_000, edges=2_000_000, n_walks=65_536), run=train.RunConfig(),
               generation=dict(batch_size=512, new_tokens=50, n_layer=4, width=512, V=8192)),
     # aot_eager traces forward and backward as inductor does but generates no code: an inductor compile on
     # this project's 2-core CPU costs ~30 s per width, too slow for a test of the wiring
-    smoke=dict(widths=(16,), V=64, T=16, batch_size=4, steps=1, repeats=2, compile_backend="aot_eager",
+    smoke=dict(smoke=True, widths=(16,), V=64, T=16, batch_size=4, steps=1, repeats=2, compile_backend="aot_eager",
                ensemble=dict(widths=(16,), V=64, batch_size=4, T=16), walks=dict(nodes=500, edges=2500, n_walks=256),
                run=train.RunConfig(nodes=64, edges=320, width=16, tokens=2000, batch_size=10, block_size=16,
                                    eval_walks=20),
@@ -176,8 +176,8 @@ def rate_cells(r):
 
 
 def print_gpu_training(t):
-    print(f"\ntraining, 2 layers, T=50 (smoke: smaller), {t['dtype']} autocast, eager | torch.compile "
-          f"({t['compile_backend']})")
+    print(f"\ntraining, 2 layers, V={t['V']}, batch {t['batch_size']} x {t['block_size']} tokens, {t['dtype']} autocast, "
+          f"eager | torch.compile ({t['compile_backend']})")
     print(f"  {'width':>5} {'kernel':>9} {'eager tok/s':>12} {'TFLOP/s':>8} {'MFU':>6} | "
           f"{'compiled tok/s':>12} {'TFLOP/s':>8} {'MFU':>6}")
     for r in t["rows"]:
