@@ -1,5 +1,9 @@
+import functools
 import json
 import math
+import pathlib
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -7,10 +11,13 @@ import torch.nn.functional as F
 
 import graphs
 import mup
+import mup_experiments
+import walks
 from model import GPT, GPTConfig
 
 HIDDEN = ("attn.qkv.weight", "attn.proj.weight", "mlp.fc.weight", "mlp.proj.weight")
 EMBEDDINGS = ("wte.weight", "wpe.weight")
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def build(param, width, base_width=64, seed=0, **kw):
@@ -118,16 +125,17 @@ def graph():
 
 
 def small_check(param, graph, seeds):
-    return mup.coord_ratios(mup.coord_check(param, WIDTHS, steps=3, seeds=seeds, graph=graph), WIDTHS)
+    activations = mup_experiments.gpt_coord_check(param, WIDTHS, steps=3, seeds=seeds, graph=graph)
+    return mup_experiments.coord_ratios(activations, WIDTHS)
 
 
 def test_coord_check_passes_under_mup(graph):
-    assert mup.coord_pass(small_check("mup", graph, seeds=16))
+    assert mup_experiments.coord_pass(small_check("mup", graph, seeds=16))
 
 
 def test_coord_check_fails_under_sp_for_attention_mlp_and_logits(graph):
     ratios = small_check("sp", graph, seeds=8)
-    assert not mup.coord_pass(ratios)
+    assert not mup_experiments.coord_pass(ratios)
     for name in ("blocks.0.attn", "blocks.0.mlp", "blocks.1.attn", "blocks.1.mlp", "logits"):
         assert min(ratios[name]["32-128"]) > 2, name
     assert all(1 / 1.2 < r < 1.2 for r in ratios["wte"]["32-128"])  # the embeddings are width-independent in SP too
@@ -146,13 +154,13 @@ def test_coord_check_catches_a_mup_without_its_hidden_lr_rule(graph, monkeypatch
 
     monkeypatch.setattr(mup, "param_groups", hidden_lr_not_scaled)
     ratios = small_check("mup", graph, seeds=8)
-    assert not mup.coord_pass(ratios)
+    assert not mup_experiments.coord_pass(ratios)
     assert max(ratios["blocks.1.mlp"]["32-128"]) > 1.5
 
 
 def test_coord_check_command_writes_json(tmp_path, capsys):
     path = tmp_path / "cc.json"
-    mup.main(["coord-check", "--param", "mup", "--widths", "16,64", "--steps", "3", "--seeds", "2",
+    mup_experiments.main(["coord-check", "--param", "mup", "--widths", "16,64", "--steps", "3", "--seeds", "2",
               "--json", str(path), "--plot", str(tmp_path / "cc.png")])
     summary = json.loads(path.read_text())
     assert summary["widths"] == [16, 64] and summary["steps"] == [0, 1, 2, 3]
@@ -166,14 +174,19 @@ def test_coord_check_command_writes_json(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["coord-check", "--widths", "40,160"], "not divisible"),
     (["coord-check", "--param", "ntk"], "unknown parametrization"),
-    (["coord-check", "--widths", ","], "empty"),
+    (["coord-check", "--widths", ","], "list of positive numbers"),
+    (["coord-check", "--lr", "nan"], "finite"),
+    (["coord-check", "--lr", "0"], "--lr must be > 0"),
+    (["lr-transfer", "--batch-size", "0"], "--batch-size must be >= 1"),
+    (["lr-transfer", "--tokens", "-5"], "non-negative count"),
+    (["lr-transfer", "--embed-lr-mult", "-1"], "--embed-lr-mult must be > 0"),
     (["coord-check", "--widths", "32,64"], "4x apart"),
     (["lr-transfer", "--lrs", "0.01,-1"], "positive"),
     (["coord-check", "--steps", "x"], "invalid int"),
 ])
 def test_bad_input_is_one_line_and_status_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit:
-        mup.main(argv)
+        mup_experiments.main(argv)
     assert exit.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
@@ -183,12 +196,49 @@ def test_lr_transfer_records_runs_and_skips_them_on_a_rerun(tmp_path):
     argv = ["lr-transfer", "--param", "mup", "--widths", "16,32", "--lrs", "0.001,0.01", "--tokens", "200",
             "--batch-size", "2", "--out", str(tmp_path / "runs"), "--plot", str(tmp_path / "lt.png"),
             "--json", str(tmp_path / "lt.json")]
-    mup.main(argv)
+    mup_experiments.main(argv)
     records = (tmp_path / "runs" / "runs.jsonl").read_text().splitlines()
     assert len(records) == 4
     assert {(r["width"], r["lr"], r["param"]) for r in map(json.loads, records)} == \
         {(w, lr, "mup") for w in (16, 32) for lr in (0.001, 0.01)}
     summary = json.loads((tmp_path / "lt.json").read_text())
     assert set(summary["best_lr"]) == {"16", "32"} and summary["lrs"] == [0.001, 0.01]
-    mup.main(argv)  # everything is recorded: nothing trains, nothing is appended
+    mup_experiments.main(argv)  # everything is recorded: nothing trains, nothing is appended
     assert len((tmp_path / "runs" / "runs.jsonl").read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize("argv", [["coord-check", "--lr", "nan"], ["lr-transfer", "--batch-size", "0"]])
+def test_refused_command_line_is_one_line_before_any_work(argv, tmp_path):
+    """Run as a command: exit 2, exactly one line on stderr, no traceback, and nothing written."""
+    outputs = ["--json", str(tmp_path / "s.json"), "--plot", str(tmp_path / "p.png")]
+    if argv[0] == "lr-transfer":
+        outputs += ["--out", str(tmp_path / "runs")]
+    done = subprocess.run([sys.executable, str(ROOT / "mup_experiments.py"), *argv, *outputs],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_json_is_refused_before_the_check(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit:
+        mup_experiments.main(["coord-check", "--json", str(tmp_path), "--plot", str(tmp_path / "p.png")])
+    assert exit.value.code == 2 and "is a directory" in capsys.readouterr().err
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_coord_check_builds_only_through_the_lazy_models(graph):
+    """coord_check calls each width's builder once per seed, after seeding: the same numbers as building
+    the models itself."""
+    calls = []
+
+    def build(width):
+        calls.append(width)
+        return mup_experiments.coord_model("mup", width, graph.V)
+
+    tokens = torch.from_numpy(walks.sample_walks(graph, 4, 9, seed=0))
+    make_optimizer = functools.partial(mup_experiments.adamw, lr=2 ** -9, weight_decay=0.01, param="mup", base_width=64)
+    lazy = mup_experiments.coord_check({16: lambda: build(16), 32: lambda: build(32)}, tokens, make_optimizer,
+                                       steps=1, seeds=2)
+    assert calls == [16, 32, 16, 32]
+    assert lazy == mup_experiments.gpt_coord_check("mup", [16, 32], steps=1, seeds=2, graph=graph)
