@@ -263,8 +263,11 @@ def throughput(width, size, device, dtype, repeats):
     fpt = train.counted_model(cfg, V).flops_per_token()
     kernel, eager, errors = pinned_kernel(member_step([cfg], V, batch, device, dtype, steps=steps))
     torch.compiler.reset()  # compile each width afresh: dynamo would compile a shape it saw change as dynamic
-    fwd = torch.compile(ensemble.forward, backend=size["compile_backend"])
-    compiled = attempt(pinned_kernel, member_step([cfg], V, batch, device, dtype, fwd, steps), kernel)
+
+    def compiled_step():  # inside attempt: an unknown backend or a compiler error fails the compiled column only
+        fwd = torch.compile(ensemble.forward, backend=size["compile_backend"])
+        return pinned_kernel(member_step([cfg], V, batch, device, dtype, fwd, steps), kernel)
+    compiled = attempt(compiled_step)
     row = dict(n_layer=cfg.n_layer, V=V, block_size=T, batch_size=B, flops_per_token=fpt, kernel=kernel,
                kernel_errors=errors)
     tokens, peak = steps * B * T, train.peak_flops(device)

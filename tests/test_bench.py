@@ -129,3 +129,15 @@ def test_estimates_from_measured_throughput():
             dict(width=512, failed="OutOfMemoryError: ...")]
     best = bench_gpu.best_by_width(dict(rows=rows))
     assert list(best) == ["256"] and best["256"]["compiled"] is False and best["256"]["tokens_per_s"] == 2.0
+
+
+def test_a_failing_compile_is_that_column_only(capsys):
+    size = dict(bench_gpu.GPU_SIZES["smoke"], compile_backend="no-such-backend")
+    row = bench.throughput(16, size, torch.device("cpu"), "float32", 1)
+    assert positive(row["eager"]["tokens_per_s"]) and row["compiled"]["failed"].count("\n") == 0
+    out = dict(training=dict(rows=[dict(width=16, **row)], dtype="float32", compile_backend="no-such-backend", V=64,
+                             block_size=16, batch_size=4), ensemble=bench.attempt(torch.empty, -1))
+    bench.print_gpu_part(out, "training")
+    bench.print_gpu_part(out, "ensemble")
+    printed = capsys.readouterr().out
+    assert "failed: " in printed.splitlines()[-3] and printed.splitlines()[-1].startswith("ensemble: failed: ")
