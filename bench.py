@@ -6,6 +6,7 @@ Throughput figures against the obvious alternatives, measured in the same run, a
     python bench.py --sections generation      # only some sections
     python bench.py --gpu --json out/gpu.json  # section 5, the CUDA path: <= 8 minutes on one H100/H200
     python bench.py --gpu --smoke              # every part of section 5 at a tiny size (CPU too): seconds
+    python bench.py --gpu --sections ensemble  # only some parts of section 5
 
 1. walk sampling: walks.py (alias tables, vectorised) against a plain networkx sampler, a Python loop
    choosing a random neighbour per step;
@@ -42,7 +43,7 @@ import ensemble
 import graphs
 import train
 import walks
-from bench_gpu import (GPU_SIZES, best_by_width, gpu_estimates, gpu_precision, one_line,
+from bench_gpu import (GPU_SECTIONS, GPU_SIZES, best_by_width, gpu_estimates, gpu_precision, one_line,
                        pinned_kernel, print_gpu_estimates, print_gpu_precision, print_gpu_sampling,
                        print_gpu_training, rates)
 from files import check_writable, write_json
@@ -311,10 +312,10 @@ def part(fn, *args):
     return dict(result, seconds=time.perf_counter() - t0)
 
 
-def bench_gpu(size, device, repeats, report):
-    """Every part of section 5 in turn, each failing on its own, into the dict that --json writes. report(out,
-    name) follows each part (name None: before the first), so a run stopped by a time limit has printed and
-    saved the parts it finished: those that size the sweeps (training, generation, estimates) go first."""
+def bench_gpu(size, device, repeats, report, sections=GPU_SECTIONS):
+    """The parts of section 5 named in sections, in GPU_SECTIONS' order, each failing on its own, into the dict
+    that --json writes. report(out, name) follows each part (name None: before the first), so a run stopped by
+    a time limit has printed and saved the parts it finished: those that size sweeps go first."""
     dtype = "bfloat16"
     out = dict(torch=torch.__version__, device=str(device), threads=torch.get_num_threads(),
                device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
@@ -323,11 +324,12 @@ def bench_gpu(size, device, repeats, report):
     w = size["walks"]
     parts = dict(training=(gpu_training, size, device, dtype, repeats),
                  generation=(lambda: bench_generation(repeats, device=device, **size["generation"]),),
-                 estimates=(lambda: gpu_estimates(out["achieved_flops"], out["generation"]),),
+                 estimates=(lambda: gpu_estimates(out.get("achieved_flops", {}), out.get("generation", {})),),
                  ensemble=(gpu_ensemble, size, device, dtype, repeats),
                  sampling=(gpu_sampling, w["nodes"], w["edges"], w["n_walks"], repeats, device),
                  bf16_vs_f32=(gpu_precision, size["run"], device))
-    for name, (fn, *args) in parts.items():
+    for name in (s for s in GPU_SECTIONS if s in sections):
+        fn, *args = parts[name]
         out[name] = part(fn, *args)
         if name == "training":
             out["achieved_flops"] = best_by_width(out["training"])
@@ -397,8 +399,8 @@ def build_parser():
     p.add_argument("--repeats", type=cli.parse_int, default=None, help="timing repeats (median is reported)")
     p.add_argument("--widths", default=None, help="model widths for the training tables (default 32,64,128,256; "
                    "--gpu: 256,512,1024,2048)")
-    p.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated sections to run, of: "
-                   + ", ".join(SECTIONS))
+    p.add_argument("--sections", help=f"comma-separated sections to run (default all), of: {', '.join(SECTIONS)}; "
+                   f"with --gpu, parts of: {', '.join(GPU_SECTIONS)}")
     p.add_argument("--gpu", action="store_true", help="section 5, the CUDA path, instead of sections 1-4")
     p.add_argument("--smoke", action="store_true", help="with --gpu: every part at a tiny size, on any device")
     p.add_argument("--threads", type=cli.parse_int, default=None, help="torch threads (default: torch's choice)")
@@ -415,9 +417,10 @@ def check_args(args):
     widths = args.widths and cli.parse_list(args.widths, cli.parse_int, "widths")
     if widths and any(w % 16 for w in widths):
         raise ValueError(f"--widths must be multiples of 16 (head_dim 16), got {args.widths}")
-    sections = args.sections.split(",")
-    if not set(sections) <= set(SECTIONS):
-        raise ValueError(f"--sections: unknown {sorted(set(sections) - set(SECTIONS))}, choose from {SECTIONS}")
+    known = GPU_SECTIONS if args.gpu else SECTIONS
+    sections = args.sections.split(",") if args.sections else known
+    if not set(sections) <= set(known):
+        raise ValueError(f"--sections: unknown {sorted(set(sections) - set(known))}, choose from {', '.join(known)}")
     if args.smoke and not args.gpu:
         raise ValueError("--smoke goes with --gpu (the smoke test of sections 1-4 is --quick)")
     if args.json:
@@ -441,7 +444,7 @@ def run_cpu(args, widths, sections):
     return out
 
 
-def run_gpu(args, widths):
+def run_gpu(args, widths, sections):
     size = dict(GPU_SIZES["smoke" if args.smoke else "full"], **({"widths": widths} if widths else {}))
 
     def report(out, name):
@@ -449,7 +452,7 @@ def run_gpu(args, widths):
         if args.json:
             write_json(args.json, out)
     bench_gpu(size, train.pick_device("cuda" if torch.cuda.is_available() else "cpu"), args.repeats or size["repeats"],
-              report)
+              report, sections)
 
 
 def main(argv=None):
@@ -461,7 +464,7 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.gpu:
-        run_gpu(args, widths)  # writes --json after every part
+        run_gpu(args, widths, sections)  # writes --json after every part
     else:
         out = run_cpu(args, widths, sections)
         if args.json:

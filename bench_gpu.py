@@ -51,6 +51,8 @@ PRECISION_TOLERANCE = 0.1
 # counts, ladder.py; its exact widths and budgets are not in this repository).
 PAPER_ER = dict(V=8192, width=[32, 64, 128, 256, 512, 1024, 2048],
                 tokens=[3_000_000, 10_000_000, 30_000_000, 100_000_000, 300_000_000], lrs=14, seeds=3)
+# The parts of the CUDA path in the order they run: those that size sweeps first, so a run cut short has them
+GPU_SECTIONS = ("training", "generation", "estimates", "ensemble", "sampling", "bf16_vs_f32")
 KERNELS = (("flash", SDPBackend.FLASH_ATTENTION), ("efficient", SDPBackend.EFFICIENT_ATTENTION),
            ("math", SDPBackend.MATH))
 
@@ -202,7 +204,7 @@ def print_gpu_precision(p):
 
 def print_gpu_estimates(e):
     lad, paper = e["ladder_gpu"], e["paper_er"]
-    sampling = "not counted (generation failed)" if lad["sampling_s"] is None else f"{lad['sampling_s'] / 3600:.2f} h"
+    sampling = "not counted (no generation figures)" if lad["sampling_s"] is None else f"{lad['sampling_s'] / 3600:.2f} h"
     print(f"\nestimates, one run at a time: {e['basis']}")
     print(f"  ladder.py --scale gpu: {lad['runs']:,} student runs on {lad['rungs']} rungs "
           f"{lad['students_s'] / 3600:.1f} h + {lad['teachers']} teachers {lad['teachers_s'] / 3600:.1f} h "

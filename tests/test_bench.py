@@ -77,7 +77,7 @@ def test_smoke_records_bf16_against_float32(smoke):
 
 @pytest.mark.parametrize("flags", [["--threads", "-1"], ["--repeats", "-1"], ["--repeats", "0"],
                                    ["--widths", "24"], ["--widths", "16,x"], ["--sections", "bogus"],
-                                   ["--smoke"], ["--gpu", "--smoke", "--threads", "0"]])
+                                   ["--smoke"], ["--gpu", "--smoke", "--threads", "0"], ["--gpu", "--sections", "foo"]])
 def test_bad_flags_one_line(flags, capsys):
     with pytest.raises(SystemExit) as e:
         bench.main(flags)
