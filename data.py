@@ -59,6 +59,30 @@ def dataset_name(text):
     raise ValueError(f"dataset {text!r} is not one of {', '.join(DATASETS)}")
 
 
+def check(cfg):
+    """Refuse, before anything is built or trained, dataset arguments that cannot make a dataset: a
+    ValueError naming the flag. The builders check again; this is the cheap part, run for every config
+    (so a sweep refuses a bad grid before its first run)."""
+    if cfg.directed and cfg.graph != "file":
+        raise ValueError(f"--directed applies to --graph file only, not to {cfg.graph!r}")
+    if cfg.graph in ("er", "ba", "critical-er", "critical-trees") and cfg.nodes < 2:
+        raise ValueError(f"--nodes must be >= 2 for --graph {cfg.graph}, got {cfg.nodes}")
+    if cfg.graph == "er" and not 1 <= cfg.edges <= cfg.nodes * (cfg.nodes - 1) // 2:
+        raise ValueError(f"--edges must be in [1, n(n-1)/2 = {cfg.nodes * (cfg.nodes - 1) // 2}] for {cfg.nodes} "
+                         f"nodes, got {cfg.edges}")
+    if cfg.graph == "ba" and cfg.m >= cfg.nodes:
+        raise ValueError(f"--m must be < --nodes for Barabasi-Albert, got m={cfg.m}, nodes={cfg.nodes}")
+    if cfg.graph == "critical-er" and not cfg.c < cfg.nodes - 1:
+        raise ValueError(f"--c must be < nodes - 1 = {cfg.nodes - 1} for critical-er, got {cfg.c}")
+    if cfg.graph == "critical-trees" and cfg.c > 1:
+        raise ValueError(f"--c must be in (0, 1] for critical-trees (mean offspring), got {cfg.c}")
+    for path in ([cfg.edges_file] if cfg.graph == "file" else []) + list(cfg.text or []):
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
+    if cfg.graph.startswith("teacher:"):
+        read_teacher_meta(cfg.graph.removeprefix("teacher:"))
+
+
 def vocab_size(cfg):
     """The V a run's dataset will have, known before it is built: nodes, L² for percolation, the BPE
     vocabulary for the corpus rungs (a teacher's V is read from its meta.json)."""

@@ -12,7 +12,9 @@ import tempfile
 
 def check_writable(path, directory=False):
     """Refuse, before any work, an output that cannot be written: a ValueError naming the path. Creates the
-    missing parent directories (or the directory itself with directory=True); never truncates a file."""
+    missing parent directories (or the directory itself with directory=True); never creates, truncates or
+    changes the file itself (an existing one is opened for append and closed; for a new one, a probe file
+    is created beside it and removed)."""
     target = path if directory else os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(target, exist_ok=True)
@@ -25,8 +27,13 @@ def check_writable(path, directory=False):
     if os.path.isdir(path):
         raise ValueError(f"{path}: is a directory, not a file")
     try:
-        with open(path, "ab"):  # append mode: creates a missing file, leaves an existing one as it is
-            pass
+        if os.path.exists(path):
+            with open(path, "ab"):  # append mode: leaves the file as it is
+                pass
+        else:
+            fd, probe = tempfile.mkstemp(dir=target, prefix=".probe-")
+            os.close(fd)
+            os.unlink(probe)
     except OSError as e:
         raise ValueError(f"{path}: cannot write ({e.strerror or e})")
     return path

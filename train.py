@@ -147,6 +147,7 @@ class RunConfig:
             raise ValueError(f"--width {self.width} is not divisible by --head-dim {self.head_dim}")
         if self.graph == "file" and not self.edges_file:
             raise ValueError("--graph file needs --edges-file")
+        data.check(self)
 
     @property
     def steps(self):

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model import GPT, GPTConfig
+from model import GPT, GPTConfig, KVCache
 
 
 def small(**kw):
@@ -87,7 +87,6 @@ MULTS = dict(attn_scale=1 / 8, embed_mult=3.0, readout_mult=0.25)
 
 @pytest.mark.parametrize("n_layer", [1, 4])
 def test_cached_logits_equal_full_forward_at_every_position(n_layer):
-    from model import KVCache
     model = small(n_layer=n_layer, **MULTS)
     x = torch.randint(0, 37, (3, 12), generator=torch.Generator().manual_seed(5))
     cache = [KVCache(12) for _ in model.blocks]

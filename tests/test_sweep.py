@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import sweep as sweep_lib
 import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +23,7 @@ def sweep(spec_path, out, *extra, **kw):
 
 
 def grid_ids():
-    configs = train.expand_sweep(SPEC, train.build_parser(), train.config_from_args(train.build_parser().parse_args(SMALL)))
+    configs = sweep_lib.expand(SPEC, train.config_from_args(train.build_parser().parse_args(SMALL)))
     return [c.run_id() for c in configs]
 
 
@@ -41,10 +42,9 @@ def spec(tmp_path):
 def test_grid_is_deterministic_and_parsed_like_flags():
     ids = grid_ids()
     assert len(ids) == len(set(ids)) == 8 and ids == grid_ids()
-    parser = train.build_parser()
-    a = train.expand_sweep({"tokens": "2M"}, parser, train.RunConfig())
-    b = train.expand_sweep({"tokens": 2_000_000}, parser, train.RunConfig())
-    assert a == b == [train.RunConfig(tokens=2_000_000)]
+    a = sweep_lib.expand({"tokens": "2M", "kappa": 1}, train.RunConfig())
+    b = sweep_lib.expand({"tokens": 2_000_000, "kappa": "1.0"}, train.RunConfig())
+    assert a == b == [train.RunConfig(tokens=2_000_000, kappa=1.0)]
 
 
 def test_killed_sweep_resumes_with_every_run_exactly_once(spec, tmp_path):
@@ -90,8 +90,8 @@ def test_shard_comes_from_the_environment(env, expected, monkeypatch):
         monkeypatch.delenv(k, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    assert train.shard_of(None) == expected
-    assert train.shard_of("1/5") == (1, 5)
+    assert sweep_lib.shard_of(None) == expected
+    assert sweep_lib.shard_of("1/5") == (1, 5)
 
 
 def test_ensemble_member_equals_the_run_alone():
@@ -116,6 +116,14 @@ def test_diverged_member_does_not_disturb_the_others():
 @pytest.mark.parametrize("spec_text, message", [
     ('{"widht": [32]}', "unknown run flag"),
     ('{"graph": ["xx"]}', "not one of"),
+    ('{"kappa": [0, -1, 0.5]}', "kappa=-1"),
+    ('{"width": [[16]]}', "width=[16]"),
+    ('{"width": null}', "width=null"),
+    ('{"tie_weights": "perhaps"}', "tie_weights"),
+    ('{"kappa": "abc"}', "kappa"),
+    ('{"lr": 1e400}', "lr"),
+    ('{"nodes": [10], "edges": [46]}', "--edges"),
+    ('{"width": []}', "empty"),
     ('{"width": [30]}', "divisible"),
     ("not json", "not valid JSON"),
 ])

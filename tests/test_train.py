@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import records
 import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,8 +94,43 @@ def test_bad_input_exits_2_with_one_line(flags, message, tmp_path):
     assert not (tmp_path / "r.jsonl").exists()
 
 
-def test_append_record_writes_whole_lines(tmp_path):
-    path = tmp_path / "runs.jsonl"
-    for i in range(3):
-        train.append_record(str(path), {"run": str(i), "curve": [[1, 2.0]] * 1000})
-    assert [json.loads(line)["run"] for line in path.read_text().splitlines()] == ["0", "1", "2"]
+def test_default_run_id_is_pinned_and_survives_new_fields():
+    """The id hashes only the fields that differ from their defaults: the default run's id is the hash of {}
+    (ids changed once, in the redesign), and a config class with one more defaulted field gives the same ids."""
+    assert train.RunConfig().run_id() == "bf21a9e8fbc5"
+    Extended = dataclasses.make_dataclass("Extended", [("new_knob", float, train.knob(0.5, "a new knob", float))],
+                                          bases=(train.RunConfig,), frozen=True)
+    for cfg in (train.RunConfig(), TINY, replace(TINY, kappa=1.0, lr=3e-2)):
+        assert records.run_id(Extended(**dataclasses.asdict(cfg))) == cfg.run_id()
+
+
+@pytest.mark.parametrize("value", [1, 1.0, "1", "1.0"])
+def test_one_run_one_id_whatever_the_json_type(value):
+    cli_cfg = train.config_from_args(train.build_parser().parse_args(["--kappa", "1"]))
+    assert train.RunConfig(kappa=value) == cli_cfg and train.RunConfig(kappa=value).run_id() == cli_cfg.run_id()
+    assert train.RunConfig(width=16.0) == train.RunConfig(width=16)
+
+
+@pytest.mark.parametrize("field, value", [("kappa", float("nan")), ("weight_decay", float("inf")),
+                                          ("grad_clip", float("nan")), ("tokens", float("inf")), ("width", 16.5),
+                                          ("tie_weights", "maybe"), ("width", [16]), ("lr", None), ("text", 5)])
+def test_config_refuses_values_of_the_wrong_type_or_not_finite(field, value):
+    with pytest.raises(ValueError, match="--" + field.replace("_", "-")):
+        train.RunConfig(**{field: value})
+
+
+def test_tied_weights_train_and_count_once():
+    tied = train.train(replace(TINY, tie_weights=True, tokens=10_000), device="cpu", log=quiet)
+    untied = train.train(replace(TINY, tokens=10_000), device="cpu", log=quiet)
+    assert tied["status"] == "ok" and tied["loss"] < tied["curve"][0][1] + 1e-9
+    assert tied["params"]["total"] == untied["params"]["total"] - tied["V"] * TINY.width
+    assert train.RunConfig(tie_weights="false").tie_weights is False
+
+
+def test_a_run_already_recorded_is_not_trained_again(tmp_path):
+    out = tmp_path / "runs.jsonl"
+    flags = ["--nodes", "50", "--edges", "150", "--width", "32", "--tokens", "5000", "--batch-size", "20",
+             "--out", str(out), "--quiet"]
+    train.main(flags)
+    train.main(flags)
+    assert len(out.read_text().splitlines()) == 1
