@@ -108,18 +108,23 @@ def runs_from_records(records, n_def="total"):
 
 def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
     """Points from a CSV: N, D and loss columns, or N, C and loss with D = C/(6N) tokens when c_col is given."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except UnicodeDecodeError as e:
+        raise FitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
     if not rows:
         raise FitError(f"{path}: no rows")
     cols = [n_col, c_col if c_col else d_col, loss_col]
     missing = [c for c in cols if c not in rows[0]]
     if missing:
         raise FitError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(rows[0])})")
-    try:
-        N, X, L = (np.array([float(r[c]) for r in rows]) for c in cols)
-    except ValueError as e:
-        raise FitError(f"{path}: {e}")
+    for i, r in enumerate(rows, 2):  # line 1 is the header
+        try:
+            [float(r[c]) for c in cols]
+        except (TypeError, ValueError):  # TypeError: a short row leaves its last columns None
+            raise FitError(f"{path}:{i}: {', '.join(cols)} must be numbers, got {[r.get(c) for c in cols]}")
+    N, X, L = (np.array([float(r[c]) for r in rows]) for c in cols)
     D, C = (X / (6 * N), X) if c_col else (X, 6 * N * X)
     return dict(N=N, D=D, C=C, L=L, floor=None, curves=None, N_alt=None, n_def=n_col)
 
@@ -426,6 +431,8 @@ def parse_floor(runs, floor):
         if runs["floor"] is None:
             raise FitError("these runs carry no floor; give one as --floor VALUE (nats)")
         return runs["floor"]
+    if floor >= runs["L"].min():  # L = E + terms > 0: a floor at or above a loss cannot be E
+        raise FitError(f"--floor {floor:g} nats is not below every loss (the smallest is {runs['L'].min():.4g})")
     runs["floor"] = np.full(len(runs["L"]), floor)
     return runs["floor"]
 
@@ -452,6 +459,7 @@ def check_args(args):
         raise FitError("give run records or a CSV to fit, or --simulate")
     design = simulation_design(args) if args.simulate else None
     cli.in_range("boot", args.boot, 1)
+    cli.in_range("seed", args.seed, 0)
     cli.in_range("nn_boot", args.nn_boot, 1)
     cli.in_range("delta", args.delta, 0, low_open=True)
     cli.in_range("iso_tol", args.iso_tol, 0)

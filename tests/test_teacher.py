@@ -378,7 +378,10 @@ def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
 def test_ladder_specs_carry_the_corpus(tmp_path):
     """--text reaches the bigram and text rungs as one value of the sweep grid (a tuple of files), and the
     default leaves the key out, so the runs' ids do not change."""
-    for text, expected in ((None, None), (("a.txt", "b.txt"), ("a.txt", "b.txt"))):
+    files = tuple(str(tmp_path / name) for name in ("a.txt", "b.txt"))
+    for path in files:
+        open(path, "w").write("some text\n")  # a config checks that its corpus files exist
+    for text, expected in ((None, None), (files, files)):
         for name, flags in ladder.rungs("smoke", str(tmp_path), text):
             if name not in ("bigram", "text"):
                 continue

@@ -1,0 +1,125 @@
+"""
+Every command refuses bad input the same way: exactly one line on stderr starting with 'error:', exit status
+2, no traceback, before any work, and nothing already written is changed. Each case runs the command's
+main() in a fresh directory holding a record file and a few inputs, and compares every file's bytes before
+and after.
+"""
+import importlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import records
+
+SMALL = ["--nodes", "50", "--edges", "150", "--width", "16", "--batch-size", "10", "--tokens", "5000"]
+SPECS = {
+    "neg_kappa.json": {"kappa": [0, -1, 0.5]}, "nested.json": {"width": [[16]]}, "null.json": {"width": None},
+    "dict.json": {"width": {"a": 1}}, "textnum.json": {"text": 5}, "infstr.json": {"lr": "inf"},
+    "huge.json": '{"lr": 1e400}', "tie.json": {"tie_weights": "perhaps"}, "abc.json": {"kappa": "abc"},
+    "unknown.json": {"widht": [16]}, "list.json": [1, 2], "empty.json": {}, "broken.json": "not json",
+    "badgraph.json": {"nodes": [10], "edges": [46]},
+}
+
+
+def record(i, width, tokens, loss):
+    params = dict(total=width * 1000, embedding=100, readout=50, non_embedding=width * 1000 - 100)
+    return dict(run=f"r{i}", status="ok", params=params, tokens=tokens, flops=6 * width * 1000 * tokens, loss=loss,
+                floor=1.0, curve=[[tokens, loss]], lr=1e-3, seed=0, config=dict(width=width, tokens=tokens))
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with open("runs.jsonl", "w") as f:
+        for i, (w, t) in enumerate([(w, t) for w in (16, 32, 64) for t in (1e4, 1e5)]):
+            f.write(json.dumps(record(i, w, t, 1.5 + 10 / w + 100 / t ** 0.5)) + "\n")
+    for name, spec in SPECS.items():
+        Path(name).write_text(spec if isinstance(spec, str) else json.dumps(spec))
+    Path("empty.pt").write_bytes(b"")
+    Path("garbage.pt").write_bytes(b"\x80\x04garbage")
+    Path("latin1.csv").write_bytes(b"N,D,loss\n1,2,\xe93\n")
+    Path("short.csv").write_text("N,D,loss\n1e6,1e9,2.5\n2e6,1e9\n")
+    Path("fit_list.json").write_text("[1, 2]")
+    Path("graph.json").write_text("{}")
+    os.makedirs("adir", exist_ok=True)
+    return tmp_path
+
+
+def snapshot(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+CASES = [
+    # train.py: one run
+    ("train", ["--kappa", "nan"], "kappa"), ("train", ["--weight-decay", "nan"], "weight"),
+    ("train", ["--grad-clip", "inf"], "grad"), ("train", ["--grad-clip", "nan"], "grad"),
+    ("train", ["--smoothing", "nan"], "smoothing"), ("train", ["--c", "nan"], "--c"),
+    ("train", ["--tokens", "inf"], "tokens"), ("train", ["--tokens", "-5"], "tokens"),
+    ("train", ["--tokens", "abc"], "tokens"), ("train", ["--width", "30"], "divisible"),
+    ("train", ["--lr", "0"], "--lr"), ("train", ["--lr", "-1"], "--lr"), ("train", ["--warmup", "1"], "warmup"),
+    ("train", ["--batch-size", "0"], "batch"), ("train", ["--graph", "xx"], "not one of"),
+    ("train", ["--graph", "ba", "--nodes", "10", "--m", "10"], "--m"), ("train", ["--nodes", "10", "--edges", "46"], "edges"),
+    ("train", ["--graph", "file"], "edges-file"), ("train", ["--graph", "file", "--edges-file", "/nonexistent"], "nonexistent"),
+    ("train", ["--out", "/proc/x/runs.jsonl"], "/proc"), ("train", ["--out", "adir"], "directory"),
+    ("train", ["--json", "/proc/x/r.json"], "/proc"), ("train", ["--save", "/proc/x.pt"], "/proc"),
+    ("train", ["--ckpt", "/proc/x.pt"], "/proc"), ("train", ["--stop-after", "5"], "--ckpt"),
+    ("train", ["--vocab", "100", "--graph", "text"], "vocab"), ("train", ["--graph", "teacher:/nonexistent"], "nonexistent"),
+    ("train", ["--graph", "text", "--text", "/nonexistent.txt"], "nonexistent"), ("train", ["--eval-walks", "0"], "eval"),
+    ("train", ["--graph", "percolation", "--p", "1.5"], "--p"), ("train", ["--directed"], "directed"),
+    ("train", ["--ensemble", "-1"], "ensemble"), ("train", ["--no-such-flag"], "unrecognized"),
+    ("train", ["--seed", "-1"], "seed"), ("train", ["--seed", "1.5"], "seed"),
+    # train.py --sweep
+    ("train", ["--sweep", "nonexistent.json"], "no such"), ("train", ["--sweep", "neg_kappa.json"], "kappa=-1"),
+    ("train", ["--sweep", "nested.json"], "width"), ("train", ["--sweep", "null.json"], "width"),
+    ("train", ["--sweep", "dict.json"], "width"), ("train", ["--sweep", "textnum.json"], "text"),
+    ("train", ["--sweep", "infstr.json"], "lr"), ("train", ["--sweep", "huge.json"], "lr"),
+    ("train", ["--sweep", "tie.json"], "tie_weights"), ("train", ["--sweep", "abc.json"], "kappa"),
+    ("train", ["--sweep", "unknown.json"], "widht"), ("train", ["--sweep", "list.json"], "object"),
+    ("train", ["--sweep", "empty.json"], "object"), ("train", ["--sweep", "broken.json"], "JSON"),
+    ("train", ["--sweep", "badgraph.json"], "edges"), ("train", ["--sweep", "quick", "--shard", "1"], "shard"),
+    ("train", ["--sweep", "quick", "--shard", "3/2"], "shard"), ("train", ["--sweep", "quick", "--out", "/proc/x"], "/proc"),
+    # fit.py
+    ("fit", ["nonexistent.jsonl"], "no such"), ("fit", ["runs.jsonl", "--floor", "100"], "below"),
+    ("fit", ["runs.jsonl", "--floor", "inf"], "floor"), ("fit", ["runs.jsonl", "--floor", "-1"], "floor"),
+    ("fit", ["runs.jsonl", "--seed", "-1"], "seed"), ("fit", ["runs.jsonl", "--boot", "0"], "boot"),
+    ("fit", ["runs.jsonl", "--json", "/proc/x.json"], "/proc"), ("fit", ["runs.jsonl", "--plot", "/proc/x"], "/proc"),
+    ("fit", ["latin1.csv"], "UTF-8"), ("fit", ["short.csv"], "short.csv:3"), ("fit", ["adir"], "no run records"),
+    ("fit", ["short.csv", "runs.jsonl"], "not both"), ("fit", [], "records"),
+    # graphs.py
+    ("graphs", ["er", "--nodes", "5", "--edges", "100"], "edges"), ("graphs", ["er", "--kappa", "nan"], "kappa"),
+    ("graphs", ["ba", "--nodes", "3", "--m", "5"], "m"), ("graphs", ["er", "--json", "/proc/x.json"], "/proc"),
+    # teacher.py and ladder.py
+    ("teacher", ["sample", "--teacher", "empty.pt", "--out", "d"], "empty.pt"),
+    ("teacher", ["sample", "--teacher", "garbage.pt", "--out", "d"], "garbage.pt"),
+    ("teacher", ["sample", "--teacher", "empty.pt", "--tau", "inf", "--out", "d"], "tau"),
+    ("teacher", ["train", "--out", "/proc/x.pt"], "/proc"), ("teacher", ["train", "--lr", "nan", "--out", "t.pt"], "lr"),
+    ("teacher", ["ladder"], "invalid choice"),
+    ("ladder", ["--boot", "0"], "boot"), ("ladder", ["--rungs", "nonsense"], "nonsense"),
+    # mup_experiments.py, theory.py, bench.py
+    ("mup_experiments", ["coord-check", "--lr", "nan"], "lr"),
+    ("mup_experiments", ["lr-transfer", "--batch-size", "0"], "batch"),
+    ("mup_experiments", ["lr-transfer", "--tokens", "-5"], "tokens"),
+    ("mup_experiments", ["lr-transfer", "--embed-lr-mult", "-1"], "embed"),
+    ("theory", ["ridge", "--seeds", "0"], "seeds"), ("theory", ["report", "--rung", "a", "graph.json", "fit_list.json"], "fit_list.json"),
+    ("bench", ["--threads", "-1"], "threads"), ("bench", ["--repeats", "-1"], "repeats"),
+    ("bench", ["--json", "/proc/x.json"], "/proc"),
+]
+
+
+def test_the_table_is_large():
+    assert len(CASES) >= 60 and len({(m, tuple(a)) for m, a, _ in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("module, argv, message", CASES, ids=[f"{m}:{' '.join(a)}" for m, a, _ in CASES])
+def test_bad_input_is_one_line_and_exit_2(module, argv, message, workdir, capsys):
+    before = snapshot(workdir)
+    full = SMALL + argv if module == "train" and "--sweep" not in argv else argv
+    with pytest.raises(SystemExit) as exit_:
+        importlib.import_module(module).main(full)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0], err
+    assert snapshot(workdir) == before  # nothing written, nothing changed
+    assert records.read_records(str(workdir / "runs.jsonl"), quiet=True)[0]["run"] == "r0"
