@@ -108,3 +108,17 @@ def train_step(members, batch, lr, max_norm, live, ctx, fwd=forward):
     clip_grad_norms(members, max_norm)
     adamw_step(members, lr)
     return losses.detach()
+
+
+def snapshot(members):
+    """Copies of the weights and AdamW state: a point to branch from (restore puts them back)."""
+    return dict(flat=members["flat"].detach().clone(), m=members["m"].clone(), v=members["v"].clone(),
+                t=members["t"])
+
+
+@torch.no_grad()
+def restore(members, saved):
+    """Put back the weights and AdamW state of a snapshot, in place (the parameters stay views of flat)."""
+    for key in ("flat", "m", "v"):
+        members[key].copy_(saved[key])
+    members["t"] = saved["t"]

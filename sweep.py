@@ -93,15 +93,6 @@ def shard_of(flag, env=os.environ):
     return i, n
 
 
-def groups(configs, size, shape):
-    """Split runs into groups of at most `size` with equal shape(config) (runs that can train as one
-    batched ensemble), keeping grid order."""
-    by_shape = {}
-    for cfg in configs:
-        by_shape.setdefault(shape(cfg), []).append(cfg)
-    return [g[i:i + size] for g in by_shape.values() for i in range(0, len(g), size)]
-
-
 def finished(out_dir):
     """The ids of the finished runs (ok or diverged) recorded in out_dir."""
     return {r.get("run") for r in records.read_records(out_dir, quiet=True) if r.get("status") in FINISHED}
@@ -168,39 +159,48 @@ def failed_record(cfg, error):
                 error=(str(error).splitlines() or [type(error).__name__])[0], config=dataclasses.asdict(cfg))
 
 
-def train_claimed(group, out, path, train_group):
-    """Train the runs of group that this process claims and nobody has finished; return their records
-    (failed records if training raised), appended to the record file path. The checkpoint and the claims
-    are removed once recorded."""
+def train_claimed(group, out, path, train_group, name):
+    """Train the runs of group that this process claims and nobody has finished, through
+    train_group(runs, ckpt), an iterable of (config, record); each record is appended to path as it comes
+    (a failed record for every run left when training raises), and yielded. The checkpoint and the claims
+    are removed once every run is recorded."""
     claims = {c.run_id(): os.path.join(out, "claims", c.run_id()) for c in group}
     mine = [c for c in group if claim(claims[c.run_id()])]
     try:
         done = finished(out)  # another process may have finished a run since this one listed the grid
         todo = [c for c in mine if c.run_id() not in done]
         if not todo:
-            return []
-        ckpt = os.path.join(out, "ckpt", group_key(todo) + ".pt")
+            return
+        ckpt, left = os.path.join(out, "ckpt", name(todo) + ".pt"), {c.run_id(): c for c in todo}
         try:
-            results = list(zip(todo, train_group(todo, ckpt)))
+            for cfg, record in train_group(todo, ckpt):
+                yield cfg, append(path, cfg, record)
+                left.pop(cfg.run_id())
         except Exception as e:  # any run that raises is recorded and the sweep goes on
-            results = [(c, failed_record(c, e)) for c in todo]
-        for cfg, record in results:
-            try:
-                records.append_record(path, record)
-            except ValueError as e:  # a record that is not strict JSON (NaN): keep the run, as failed
-                records.append_record(path, failed_record(cfg, e))
+            for cfg in list(left.values()):
+                yield cfg, append(path, cfg, failed_record(cfg, e))
         if os.path.exists(ckpt):
             os.remove(ckpt)
-        return results
     finally:
         for c in mine:
             os.remove(claims[c.run_id()])
 
 
-def run(configs, out, train_group, cost, shard=(0, 1), size=1, shape=lambda c: c, log=print):
-    """Run this shard's unfinished configs in groups of up to `size` with equal shape(config), each through
-    train_group(group, ckpt_path) -> records; cost(config) is its FLOPs, for the ETA. Returns the records
-    of this call's runs that failed."""
+def append(path, cfg, record):
+    """Append record to path and return it; a record that is not strict JSON (NaN) is kept as failed."""
+    try:
+        records.append_record(path, record)
+    except ValueError as e:
+        record = failed_record(cfg, e)
+        records.append_record(path, record)
+    return record
+
+
+def run(configs, out, train_group, cost, shard=(0, 1), plan=lambda todo: [[c] for c in todo], name=group_key,
+        log=print):
+    """Run this shard's unfinished configs in the groups plan(todo) makes, each through
+    train_group(group, ckpt_path) -> (config, record) pairs, checkpointing to ckpt/<name(group)>.pt;
+    cost(config) is its FLOPs, for the ETA. Returns the records of this call's runs that failed."""
     mine = configs[shard[0]::shard[1]]
     done = finished(out)
     todo = [c for c in mine if c.run_id() not in done]
@@ -211,8 +211,8 @@ def run(configs, out, train_group, cost, shard=(0, 1), size=1, shape=lambda c: c
     for sub in ("ckpt", "claims"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     t0, spent, count, failed = time.time(), 0.0, 0, []
-    for group in groups(todo, size, shape):
-        for cfg, record in train_claimed(group, out, record_path(out, shard), train_group):
+    for group in plan(todo):
+        for cfg, record in train_claimed(group, out, record_path(out, shard), train_group, name):
             count, spent = count + 1, spent + cost_of[cfg.run_id()]
             elapsed = time.time() - t0
             if record["status"] == "failed":

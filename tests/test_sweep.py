@@ -134,3 +134,35 @@ def test_bad_spec_exits_2_with_one_line(spec_text, message, tmp_path):
     p.wait(timeout=120)
     lines = p.stderr.read().strip().splitlines()
     assert p.returncode == 2 and len(lines) == 1 and message in lines[0]
+
+
+WSD = train.RunConfig(nodes=60, edges=200, width=16, batch_size=10, eval_walks=20, schedule="wsd",
+                      warmup_tokens=2000, lr=1e-2)
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1)])
+def test_wsd_branch_equals_the_run_alone(seeds):
+    """One stable phase, a cooldown branched off it per budget: each branch is the run its budget gives alone,
+    bit for bit for a lone member (an ensemble of two takes vmap's kernels: equal to float rounding)."""
+    cfgs = [replace(WSD, tokens=t, seed=s) for s in seeds for t in (8_000, 20_000, 30_000)]
+    branched = list(train.train_budgets(cfgs, device="cpu", log=lambda *a: None))
+    assert sorted(c.run_id() for c, _ in branched) == sorted(c.run_id() for c in cfgs)
+    assert [c.tokens for c, _ in branched][::len(seeds)] == [8_000, 20_000, 30_000]  # shortest first
+    for cfg, record in branched:
+        alone = train.train(cfg, device="cpu", log=lambda *a: None)
+        assert record["run"] == alone["run"] and record["tokens"] == alone["tokens"] == cfg.tokens
+        assert [t for t, _ in record["curve"]] == [t for t, _ in alone["curve"]]
+        if len(seeds) == 1:
+            assert record["curve"] == alone["curve"] and record["loss"] == alone["loss"]
+        else:
+            assert [v for _, v in record["curve"]] == pytest.approx([v for _, v in alone["curve"]], abs=1e-4)
+
+
+def test_wsd_schedule_shape():
+    cfg = replace(WSD, tokens=50_000)  # 100 steps: warmup 4, constant to step 80, 1-sqrt cooldown to 0
+    lrs = [train.schedule.lr_at(s, cfg) for s in range(cfg.steps)]
+    assert lrs[:4] == pytest.approx([cfg.lr * k / 4 for k in (1, 2, 3, 4)])
+    assert set(lrs[4:80]) == {cfg.lr}
+    assert lrs[80:] == pytest.approx([cfg.lr * (1 - ((s - 80) / 20) ** 0.5) for s in range(80, 100)])
+    with pytest.raises(ValueError, match="warmup-tokens"):
+        replace(WSD, warmup_tokens=0)
