@@ -83,8 +83,9 @@ def record_files(paths):
     """The record files behind paths: a directory gives its *.jsonl files, sorted; a missing path is a ValueError."""
     files = []
     for p in [paths] if isinstance(paths, str) else paths:
-        if os.path.isdir(p):
-            files += sorted(os.path.join(p, f) for f in os.listdir(p) if f.endswith(".jsonl"))
+        if os.path.isdir(p):  # regular files only: a device named *.jsonl (/dev/full, /dev/zero) never ends
+            files += sorted(os.path.join(p, f) for f in os.listdir(p)
+                            if f.endswith(".jsonl") and os.path.isfile(os.path.join(p, f)))
         elif os.path.isfile(p):
             files.append(p)
         else:

@@ -187,12 +187,17 @@ def train_claimed(group, out, path, train_group, name):
 
 
 def append(path, cfg, record):
-    """Append record to path and return it; a record that is not strict JSON (NaN) is kept as failed."""
+    """Append record to path and return it; a record that is not strict JSON (NaN) is kept as failed. A write
+    that fails (a full disk) stops the sweep with the run's checkpoint kept, so a rerun records it at once."""
     try:
-        records.append_record(path, record)
-    except ValueError as e:
-        record = failed_record(cfg, e)
-        records.append_record(path, record)
+        try:
+            records.append_record(path, record)
+        except ValueError as e:
+            record = failed_record(cfg, e)
+            records.append_record(path, record)
+    except OSError as e:
+        raise OSError(f"{path}: cannot append the record of run {cfg.run_id()} ({e.strerror or e}); its "
+                      "checkpoint is kept: rerun the sweep to record it")
     return record
 
 
@@ -210,15 +215,15 @@ def run(configs, out, train_group, cost, shard=(0, 1), plan=lambda todo: [[c] fo
         f"done, {len(todo)} to run ({total:.2e} FLOPs)")
     for sub in ("ckpt", "claims"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
-    t0, spent, count, failed = time.time(), 0.0, 0, []
+    t0, failed = time.time(), []
     for group in plan(todo):
         for cfg, record in train_claimed(group, out, record_path(out, shard), train_group, name):
-            count, spent = count + 1, spent + cost_of[cfg.run_id()]
-            elapsed = time.time() - t0
             if record["status"] == "failed":
                 failed.append(record)
-            log(f"[{count}/{len(todo)}] {cfg.run_id()} {describe(cfg, keys)}: {records.summary(record)} | elapsed "
-                f"{elapsed:.0f}s | eta {elapsed * (total - spent) / max(spent, 1e-9):.0f}s")
+            done = finished(out) & set(cost_of) | {r["run"] for r in failed}  # every process's, for --jobs
+            spent, elapsed = sum(cost_of[i] for i in done), time.time() - t0
+            log(f"[{len(done)}/{len(todo)}] {cfg.run_id()} {describe(cfg, keys)}: {records.summary(record)} | "
+                f"elapsed {elapsed:.0f}s | eta {elapsed * (total - spent) / max(spent, 1e-9):.0f}s")
     for record in failed:
         log(f"failed: {record['run']}: {record['error']} (a rerun of the sweep retries it)")
     return failed

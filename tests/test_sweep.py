@@ -166,3 +166,52 @@ def test_wsd_schedule_shape():
     assert lrs[80:] == pytest.approx([cfg.lr * (1 - ((s - 80) / 20) ** 0.5) for s in range(80, 100)])
     with pytest.raises(ValueError, match="warmup-tokens"):
         replace(WSD, warmup_tokens=0)
+
+
+def test_jobs_share_the_grid_and_run_each_run_once(spec, tmp_path):
+    out = tmp_path / "out"
+    p = sweep(spec, out, "--jobs", "2")
+    stdout, stderr = p.communicate(timeout=600)
+    assert p.returncode == 0, stderr
+    assert sorted(finished_ids(out)) == sorted(grid_ids())
+    assert "[job 0] [" in stdout and "[job 1] [" in stdout  # both workers trained runs
+
+
+def test_concurrent_identical_sweeps_train_each_run_once(spec, tmp_path):
+    """Two processes of the same grid into the same directory (no shards): the claims split the work."""
+    out, one_thread = tmp_path / "out", dict(os.environ, OMP_NUM_THREADS="1")
+    procs = [sweep(spec, out, env=one_thread) for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=600) == 0, p.stderr.read()
+    assert sorted(finished_ids(out)) == sorted(grid_ids())
+
+
+def test_corrupt_checkpoint_is_moved_aside_and_the_run_restarts(tmp_path):
+    spec = tmp_path / "one.json"
+    spec.write_text(json.dumps({"tokens": ["20k"]}))
+    base = train.config_from_args(train.build_parser().parse_args(SMALL))
+    group = train.plan_groups(1, sweep_lib.expand({"tokens": ["20k"]}, base))[0]
+    ckpt = tmp_path / "out" / "ckpt" / (train.group_name(group) + ".pt")
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"\x80\x04 not a checkpoint")
+    p = sweep(spec, tmp_path / "out")
+    stdout, stderr = p.communicate(timeout=600)
+    assert p.returncode == 0 and "moved to" in stderr and "corrupt" in stderr
+    assert finished_ids(tmp_path / "out") == [group[0].run_id()]
+    assert (ckpt.parent / (ckpt.name + ".corrupt")).read_bytes() == b"\x80\x04 not a checkpoint"
+
+
+def test_full_disk_stops_with_one_line_and_keeps_the_checkpoint(spec, tmp_path):
+    """The record file is /dev/full: the first append fails (ENOSPC). One error line, exit 2, the run's
+    checkpoint kept; once there is space, the rerun records every run exactly once."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "runs.jsonl").symlink_to("/dev/full")
+    p = sweep(spec, out)
+    _, stderr = p.communicate(timeout=600)
+    assert p.returncode == 2 and len(stderr.strip().splitlines()) == 1 and "No space left" in stderr
+    assert list((out / "ckpt").glob("*.pt"))
+    (out / "runs.jsonl").unlink()
+    p = sweep(spec, out)
+    assert p.wait(timeout=600) == 0
+    assert sorted(finished_ids(out)) == sorted(grid_ids())

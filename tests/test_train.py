@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import config
 import records
 import train
 
@@ -98,7 +99,7 @@ def test_default_run_id_is_pinned_and_survives_new_fields():
     """The id hashes only the fields that differ from their defaults: the default run's id is the hash of {}
     (ids changed once, in the redesign), and a config class with one more defaulted field gives the same ids."""
     assert train.RunConfig().run_id() == "bf21a9e8fbc5"
-    Extended = dataclasses.make_dataclass("Extended", [("new_knob", float, train.knob(0.5, "a new knob", float))],
+    Extended = dataclasses.make_dataclass("Extended", [("new_knob", float, config.knob(0.5, "a new knob", float))],
                                           bases=(train.RunConfig,), frozen=True)
     for cfg in (train.RunConfig(), TINY, replace(TINY, kappa=1.0, lr=3e-2)):
         assert records.run_id(Extended(**dataclasses.asdict(cfg))) == cfg.run_id()
