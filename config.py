@@ -118,17 +118,21 @@ class RunConfig:
     eval_walks: int = knob(200, "held-out walks for the eval loss", INT, 1, group=E)
     eval_every: int = knob(0, "steps between evals (0: about 20 per run)", INT, 0, group=E)
 
+    @classmethod
+    def parse_field(cls, name, value):
+        """value as field `name`'s type, checked against its range: a ValueError naming the flag if not."""
+        meta = cls.__dataclass_fields__[name].metadata
+        try:
+            value = meta["parse"](value)
+        except ValueError as e:
+            raise ValueError(f"--{name.replace('_', '-')}: {e}")
+        if value is not None and not isinstance(value, (str, tuple, bool)):
+            cli.in_range(name, value, meta["low"], meta["high"], meta["low_open"])
+        return value
+
     def __post_init__(self):
         for f in fields(self):  # each value to its field's type, then its range: one table for every caller
-            meta, value = f.metadata, getattr(self, f.name)
-            flag = "--" + f.name.replace("_", "-")
-            try:
-                value = meta["parse"](value)
-            except ValueError as e:
-                raise ValueError(f"{flag}: {e}")
-            if value is not None and not isinstance(value, (str, tuple, bool)):
-                cli.in_range(f.name, value, meta["low"], meta["high"], meta["low_open"])
-            object.__setattr__(self, f.name, value)
+            object.__setattr__(self, f.name, self.parse_field(f.name, getattr(self, f.name)))
         if self.width % self.head_dim:
             raise ValueError(f"--width {self.width} is not divisible by --head-dim {self.head_dim}")
         if self.graph == "file" and not self.edges_file:

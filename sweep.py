@@ -51,8 +51,9 @@ def load_spec(name):
 
 
 def expand(spec, base):
-    """The grid as a deterministic list of configs (dataclasses like base). Every key and value is checked
-    before anything runs: an unknown key, or a value its field refuses, is a ValueError naming both."""
+    """The grid as a deterministic list of configs (dataclasses like base, whose class parses one field's
+    value with parse_field(name, value)). Every key, value and combination is checked before anything runs:
+    an unknown key, a value its field refuses, or a run the config refuses is a ValueError naming it."""
     names = [f.name for f in dataclasses.fields(base)]
     axes = []
     for key, values in spec.items():
@@ -61,16 +62,24 @@ def expand(spec, base):
         values = values if isinstance(values, list) else [values]
         if not values:
             raise ValueError(f"sweep spec: {key} has an empty list of values")
-        axes.append([checked(base, key, v) for v in values])
-    return [dataclasses.replace(base, **dict(combo)) for combo in itertools.product(*axes)]
+        axes.append([checked(type(base), key, v) for v in values])
+    return [combined(base, dict(combo)) for combo in itertools.product(*axes)]
 
 
-def checked(base, key, value):
-    """(key, value) once the config accepts value for key alone, as the field's type."""
+def checked(config_class, key, value):
+    """(key, value) once the config class accepts value for its field key, as the field's type."""
     try:
-        return key, getattr(dataclasses.replace(base, **{key: value}), key)
+        return key, config_class.parse_field(key, value)
     except (ValueError, TypeError) as e:
         raise ValueError(f"sweep spec: {key}={json.dumps(value)}: {e}")
+
+
+def combined(base, values):
+    """base with values: a ValueError naming the run of the grid the config refuses."""
+    try:
+        return dataclasses.replace(base, **values)
+    except ValueError as e:
+        raise ValueError(f"sweep spec: the run {json.dumps(values)}: {e}")
 
 
 def shard_of(flag, env=os.environ):
