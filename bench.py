@@ -21,14 +21,19 @@ Throughput figures against the obvious alternatives, measured in the same run, a
    on the GPU against numpy on the CPU; the default run in bf16 against float32; KV-cached generation of a
    4-layer teacher; and from these, the hours of the ladder's gpu scale and of a paper-scale ER sweep. A part
    that fails (no flash kernel, a compile error, out of memory) is reported as 'failed: <reason>' and the
-   other parts still run.
-Timings are medians over repeats, interleaved so that machine noise hits both sides alike.
+   other parts still run;
+6. --sections jobs: a slice of the quick sweep preset with --jobs 2 against --jobs 1 (whole sweeps, fresh
+   output each, in alternating order): the throughput two worker processes gain on a sweep of small models.
+Sections 1-4 run by default; jobs only when named (it runs whole sweeps: minutes). Timings are medians over repeats, interleaved so that machine noise hits both sides alike.
 """
 import argparse
 import functools
+import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 
@@ -39,8 +44,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import cli
+import devices
 import ensemble
 import graphs
+import sweep
 import train
 import walks
 from bench_gpu import (GPU_SECTIONS, GPU_SIZES, best_by_width, gpu_estimates, gpu_precision, one_line,
@@ -48,6 +55,8 @@ from bench_gpu import (GPU_SECTIONS, GPU_SIZES, best_by_width, gpu_estimates, gp
                        print_gpu_training, rates)
 from files import check_writable, write_json
 from model import GPT, GPTConfig
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
 
 CPU = torch.device("cpu")
 
@@ -167,7 +176,7 @@ def member_step(cfgs, V, batch, device=CPU, dtype="float32", fwd=ensemble.forwar
     E, batch = len(cfgs), batch.to(device)
     lr = torch.tensor([c.lr for c in cfgs], device=device)
     clip, live = torch.ones(E, device=device), torch.ones(E, dtype=torch.bool, device=device)
-    ctx = train.autocast_for(device, dtype)[1]
+    ctx = devices.autocast_for(device, dtype)[1]
 
     def run():
         for _ in range(steps):
@@ -271,7 +280,7 @@ def throughput(width, size, device, dtype, repeats):
     compiled = attempt(compiled_step)
     row = dict(n_layer=cfg.n_layer, V=V, block_size=T, batch_size=B, flops_per_token=fpt, kernel=kernel,
                kernel_errors=errors)
-    tokens, peak = steps * B * T, train.peak_flops(device)
+    tokens, peak = steps * B * T, devices.peak_flops(device)
     if isinstance(compiled, dict):  # failed: the first call compiles: its error is the compiled column's result
         return dict(row, eager=rates(median_time(eager, repeats), tokens, fpt, peak), compiled=compiled)
     t_eager, t_compiled = interleaved_medians(eager, compiled[1], repeats)
@@ -319,7 +328,7 @@ def bench_gpu(size, device, repeats, report, sections=GPU_SECTIONS):
     dtype = "bfloat16"
     out = dict(torch=torch.__version__, device=str(device), threads=torch.get_num_threads(),
                device_name=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-               peak_flops=train.peak_flops(device), dtype=dtype, smoke=size["smoke"])
+               peak_flops=devices.peak_flops(device), dtype=dtype, smoke=size["smoke"])
     report(out, None)
     w = size["walks"]
     parts = dict(training=(gpu_training, size, device, dtype, repeats),
@@ -390,7 +399,7 @@ def print_gpu_part(out, name):
 # ---------------------------------------------------------------------------------------------------
 # command line
 
-SECTIONS = ("sampling", "training", "ensemble", "generation")
+SECTIONS = ("sampling", "training", "ensemble", "generation", "jobs")
 
 
 def build_parser():
@@ -418,7 +427,7 @@ def check_args(args):
     if widths and any(w % 16 for w in widths):
         raise ValueError(f"--widths must be multiples of 16 (head_dim 16), got {args.widths}")
     known = GPU_SECTIONS if args.gpu else SECTIONS
-    sections = args.sections.split(",") if args.sections else known
+    sections = args.sections.split(",") if args.sections else [s for s in known if s != "jobs"]
     if not set(sections) <= set(known):
         raise ValueError(f"--sections: unknown {sorted(set(sections) - set(known))}, choose from {', '.join(known)}")
     if args.smoke and not args.gpu:
@@ -441,7 +450,39 @@ def run_cpu(args, widths, sections):
                                                                  repeats)))
     if "generation" in sections:
         print_generation(out.setdefault("generation", bench_generation(repeats, batch_size=64 if args.quick else 256)))
+    if "jobs" in sections:
+        print_jobs(out.setdefault("jobs", bench_jobs(args.repeats or 3, quick_slice(1 if args.quick else 3))))
     return out
+
+
+def quick_slice(budgets=3):
+    """The quick preset with only its smallest token budgets: the same widths and mix of run sizes."""
+    spec = dict(sweep.PRESETS["quick"])
+    spec["tokens"] = spec["tokens"][:budgets]
+    return spec
+
+
+def bench_jobs(repeats, spec):
+    """Wall seconds of the sweep `spec` (fresh output each time) with --jobs 2 against --jobs 1, the order
+    alternating every repeat; the ratio of medians is --jobs 2's throughput over --jobs 1's."""
+    times = {1: [], 2: []}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "spec.json")
+        write_json(path, spec)
+        for i in range(repeats):
+            for jobs in (1, 2) if i % 2 else (2, 1):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--sweep", path, "--out",
+                                os.path.join(tmp, f"{jobs}-{i}"), "--jobs", str(jobs)], check=True, capture_output=True)
+                times[jobs].append(time.perf_counter() - t0)
+    one, two = statistics.median(times[1]), statistics.median(times[2])
+    return dict(spec=spec, repeats=repeats, jobs1_s=one, jobs2_s=two, ratio=one / two, times=times)
+
+
+def print_jobs(j):
+    print(f"
+--jobs: a slice of the quick preset ({j['spec']['tokens']} tokens), median of {j['repeats']} wall times")
+    print(f"  --jobs 1 {j['jobs1_s']:>8.1f} s\n  --jobs 2 {j['jobs2_s']:>8.1f} s\n  ratio    {j['ratio']:>8.2f} x")
 
 
 def run_gpu(args, widths, sections):
@@ -451,7 +492,7 @@ def run_gpu(args, widths, sections):
         print_gpu_part(out, name)
         if args.json:
             write_json(args.json, out)
-    bench_gpu(size, train.pick_device("cuda" if torch.cuda.is_available() else "cpu"), args.repeats or size["repeats"],
+    bench_gpu(size, devices.pick_device("cuda" if torch.cuda.is_available() else "cpu"), args.repeats or size["repeats"],
               report, sections)
 
 

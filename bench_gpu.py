@@ -6,7 +6,7 @@ and its tolerance, the hours of the ladder's gpu scale and of a paper-scale ER s
 bench.py does the timing; nothing here times anything.
 
 The JSON that `bench.py --gpu --json PATH` writes: torch, device, device_name, peak_flops (None when the
-GPU is not in train.PEAK_FLOPS), dtype, smoke, threads, and one dict per part, each with `seconds` and
+GPU is not in devices.PEAK_FLOPS), dtype, smoke, threads, and one dict per part, each with `seconds` and
 either its figures or `failed` (one line):
     training      rows: [{width, kernel, kernel_errors, n_layer, V, block_size, batch_size, flops_per_token,
                   eager: {tokens_per_s, achieved_flops, mfu} | {failed}, compiled: (the same)} | {width, failed}]

@@ -10,6 +10,7 @@ before anything runs.
 The run id hashes only the fields whose values differ from their defaults (records.run_id): a new field
 with a default leaves every id as it was, and a default must never change (add a field instead).
 """
+import argparse
 import math
 from dataclasses import dataclass, field, fields
 
@@ -147,3 +148,26 @@ class RunConfig:
     def run_id(self):
         """The stable id of this run (records.run_id: a hash of the fields that differ from their defaults)."""
         return records.run_id(self)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and every flag's default in its help."""
+
+
+GROUP_TITLES = {DATASET: "dataset (a random walk on a graph, or a rung of the language ladder)", MODEL: "model",
+                TRAINING: "training", EVALUATION: "evaluation"}
+
+
+def add_flags(parser):
+    """One flag per RunConfig field: --name-with-dashes, its help, parser and default from the field."""
+    groups = {key: parser.add_argument_group(title) for key, title in GROUP_TITLES.items()}
+    for f in fields(RunConfig):
+        meta, flag = f.metadata, "--" + f.name.replace("_", "-")
+        g = groups[meta["group"]]
+        if meta["parse"] is BOOL:
+            g.add_argument(flag, action="store_true", help=meta["help"])
+        elif f.name == "text":
+            g.add_argument(flag, nargs="+", metavar="FILE", help=meta["help"])
+        else:
+            metavar = "{" + ",".join(meta["choices"]) + "}" if meta["choices"] else None
+            g.add_argument(flag, type=meta["parse"], default=f.default, metavar=metavar, help=meta["help"])

@@ -1,5 +1,6 @@
 """
-Writing files so that nothing already written is lost and no reader ever sees half a file.
+Reading and writing files so that nothing already written is lost, no reader ever sees half a file, and a
+malformed input is one clear error.
 
 Every output is checked before work starts (`check_writable`), and written through a temporary file in the
 same directory that replaces the target in one rename (`atomic_write`), so a crash leaves either the old
@@ -57,3 +58,16 @@ def atomic_write(path, data):
 def write_json(path, obj, indent=1):
     """obj as strict JSON (no NaN or Infinity, which other readers refuse), written atomically."""
     atomic_write(path, (json.dumps(obj, indent=indent, allow_nan=False) + "\n").encode())
+
+
+def read_json(path, writer, *keys):
+    """The JSON object in path, which `writer` wrote; a ValueError naming the file if it is missing, not
+    JSON, not an object, or lacks one of keys."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            obj = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: cannot read the JSON that {writer} writes ({str(e).splitlines()[0]})")
+    if not isinstance(obj, dict) or any(k not in obj for k in keys):
+        raise ValueError(f"{path}: not the JSON object that {writer} writes (need keys {', '.join(keys) or 'any'})")
+    return obj

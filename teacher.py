@@ -26,6 +26,7 @@ import torch.nn.functional as F
 import cli
 import corpus
 import data
+import devices
 import graphs
 import model
 import train
@@ -120,7 +121,7 @@ def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, d
     check_sampling(tau, tokens, eval_sequences)
     record = teacher_record(teacher)
     check_writable(out, directory=True)
-    device = train.pick_device(device)
+    device = devices.pick_device(device)
     gpt = model.load_model(teacher, device)
     cfg = record["config"]
     length = gpt.config.block_size + 1

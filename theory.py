@@ -119,19 +119,6 @@ def brill_prediction(graph_summary, c=4.0):
     return pred
 
 
-def read_object(path, writer, *keys):
-    """The JSON object in path, which `writer` wrote; a ValueError naming the file if it is not one, or lacks
-    one of keys."""
-    with open(path, encoding="utf-8") as f:
-        try:
-            obj = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not JSON ({e})")
-    if not isinstance(obj, dict) or any(k not in obj for k in keys):
-        raise ValueError(f"{path}: not the JSON object that {writer} writes (need keys {', '.join(keys) or 'any'})")
-    return obj
-
-
 def report(rungs, c=4.0):
     """
     Predicted next to measured exponents, one row per rung (name, graphs.py --json file, fit.py --json
@@ -141,8 +128,8 @@ def report(rungs, c=4.0):
     """
     rows = []
     for name, graph_path, fit_path in rungs:
-        spec = read_object(graph_path, "graphs.py --json")
-        joint = read_object(fit_path, "fit.py --json", "joint")["joint"]
+        spec = files.read_json(graph_path, "graphs.py --json")
+        joint = files.read_json(fit_path, "fit.py --json", "joint")["joint"]
         if "joint" not in spec:
             raise ValueError(f"{graph_path}: no 'joint' spectrum fit; write it with graphs.py ... --spectrum --json")
         spectral = spectral_prediction(spec["joint"])

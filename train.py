@@ -14,7 +14,6 @@ Every knob of a run is a field of RunConfig (config.py), defined once: the flags
 its fields, so flags, sweep specs and run ids can never disagree.
 """
 import argparse
-import contextlib
 import copy
 import functools
 import math
@@ -31,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 import cli
+import config
 import data
 import ensemble
 import files
@@ -38,7 +38,8 @@ import mup
 import records
 import schedule
 import sweep
-from config import BOOL, DATASET, EVALUATION, MODEL, TRAINING, RunConfig
+from config import RunConfig
+from devices import NOMINAL_FLOPS, autocast_for, peak_flops, pick_device
 from model import GPT, GPTConfig, save_model
 
 DIVERGED_FACTOR = 1.5  # a run whose eval loss exceeds 1.5 x log V (the uniform guess) after warmup diverged
@@ -46,39 +47,6 @@ DIVERGED_FACTOR = 1.5  # a run whose eval loss exceeds 1.5 x log V (the uniform 
 
 # ---------------------------------------------------------------------------------------------------
 # the pieces of one run
-
-def pick_device(name="auto"):
-    """auto: cuda > mps > cpu. On CUDA under torchrun, each rank takes the GPU of its LOCAL_RANK."""
-    if name in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    if name != "auto":
-        return torch.device(name)
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def autocast_for(device, dtype):
-    """bf16 autocast on CUDA by default (matmuls in bf16, reductions and the loss in float32)."""
-    if dtype == "auto":
-        dtype = "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
-    if dtype == "float32":
-        return dtype, contextlib.nullcontext()
-    return dtype, torch.autocast(device_type=device.type, dtype=getattr(torch, dtype))
-
-
-NOMINAL_FLOPS = dict(cpu=3e10, mps=2e12, cuda=5e13)  # rough achieved FLOP/s, for --dry-run estimates only
-# Peak dense bf16 tensor FLOP/s of GPUs we know, for MFU (vendor datasheets, no sparsity).
-PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12,
-              "A10": 125e12, "4090": 165e12, "3090": 71e12, "V100": 125e12}
-
-
-def peak_flops(device):
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    return next((v for k, v in PEAK_FLOPS.items() if k in name), None)
-
 
 def git_commit():
     here = os.path.dirname(os.path.abspath(__file__))
@@ -391,32 +359,9 @@ def run_record(c, e, state, run, time_s):
 # ---------------------------------------------------------------------------------------------------
 # command line
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """The module docstring as written, and every flag's default in its help."""
-
-
-GROUP_TITLES = {DATASET: "dataset (a random walk on a graph, or a rung of the language ladder)", MODEL: "model",
-                TRAINING: "training", EVALUATION: "evaluation"}
-
-
-def add_run_flags(parser):
-    """One flag per RunConfig field: --name-with-dashes, its help, parser and default from the field."""
-    groups = {key: parser.add_argument_group(title) for key, title in GROUP_TITLES.items()}
-    for f in fields(RunConfig):
-        meta, flag = f.metadata, "--" + f.name.replace("_", "-")
-        g = groups[meta["group"]]
-        if meta["parse"] is BOOL:
-            g.add_argument(flag, action="store_true", help=meta["help"])
-        elif f.name == "text":
-            g.add_argument(flag, nargs="+", metavar="FILE", help=meta["help"])
-        else:
-            metavar = "{" + ",".join(meta["choices"]) + "}" if meta["choices"] else None
-            g.add_argument(flag, type=meta["parse"], default=f.default, metavar=metavar, help=meta["help"])
-
-
 def build_parser():
-    p = cli.Parser(description=__doc__, formatter_class=HelpFormatter)
-    add_run_flags(p)
+    p = cli.Parser(description=__doc__, formatter_class=config.HelpFormatter)
+    config.add_flags(p)
     g = p.add_argument_group("system and output")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="auto: cuda > mps > cpu")
     g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
@@ -435,6 +380,8 @@ def build_parser():
     g.add_argument("--shard", help="i/n: run every n-th run of the grid starting at i (default: from torchrun "
                    "RANK/WORLD_SIZE or a Slurm array's SLURM_ARRAY_TASK_ID/COUNT)")
     g.add_argument("--dry-run", action="store_true", help="list the sweep's runs with estimated FLOPs and time")
+    g.add_argument("--throughput", metavar="JSON", help="with --dry-run: time at the FLOP/s per width that "
+                   "`bench.py --gpu --json JSON` measured, instead of a nominal rate")
     g.add_argument("--verbose", action="store_true", help="print each run's step lines during a sweep")
     g.add_argument("--jobs", type=cli.parse_count, default=1, help="worker processes on this machine, the threads "
                    "split among them; each claims the next unclaimed run, so large and small runs balance")
@@ -502,10 +449,10 @@ def shares_stable_phase(cfgs):
     return all(c.schedule == "wsd" for c in cfgs) and len({c.tokens for c in cfgs}) > 1
 
 
-def plan_groups(size, configs):
-    """The sweep's groups, in grid order: runs of one shape (shape_key) in ensembles of up to `size`
-    members; under wsd, the runs that differ only in tokens join their members' group, to share one stable
-    phase (train_budgets)."""
+def plan_groups(size, configs, largest_first=False):
+    """The sweep's groups, in grid order (largest_first: by FLOPs, largest first, so that parallel workers
+    end together): runs of one shape (shape_key) in ensembles of up to `size` members; under wsd, the runs
+    that differ only in tokens join their members' group, to share one stable phase (train_budgets)."""
     by_shape = {}
     for cfg in configs:
         key = trunk_id(shape_key(cfg)) if cfg.schedule == "wsd" else shape_key(cfg).run_id()
@@ -517,7 +464,7 @@ def plan_groups(size, configs):
             by_member.setdefault(member_key(cfg), []).append(cfg)
         members = list(by_member.values())
         plan += [[c for m in members[i:i + size] for c in m] for i in range(0, len(members), size)]
-    return plan
+    return sorted(plan, key=group_flops, reverse=True) if largest_first else plan
 
 
 def group_name(group):
@@ -550,7 +497,7 @@ def run_sweep(args):
     size = args.ensemble or (1 if device.type == "cpu" else 8)
     cli.in_range("jobs", args.jobs, 1)
     if args.dry_run:
-        return dry_run(configs[shard[0]::shard[1]], args.out, device)
+        return dry_run(configs[shard[0]::shard[1]], args.out, device, size, args.throughput)
     files.check_writable(args.out, directory=True)
     if args.jobs == 1:
         return sweep_worker(args, configs, shard, size)
@@ -572,22 +519,50 @@ def sweep_worker(args, configs, shard, size, threads=None, prefix=""):
     if threads:
         torch.set_num_threads(threads)
     trainer = functools.partial(train_group, args.device, args.dtype, args.compile, args.verbose)
-    failed = sweep.run(configs, args.out, trainer, estimated_flops, shard, functools.partial(plan_groups, size),
-                       group_name, log=lambda line: print(prefix + line, flush=True))
+    plan = functools.partial(plan_groups, size, largest_first=args.jobs > 1)
+    failed = sweep.run(configs, args.out, trainer, estimated_flops, shard, plan, group_name,
+                       log=lambda line: print(prefix + line, flush=True))
     if failed:
         print(f"{prefix}{len(failed)} run(s) failed; rerun the same command to retry them", flush=True)
 
 
-def dry_run(configs, out, device):
-    """List the runs still to do with their FLOPs and a time estimate at the device's nominal FLOP/s."""
+def group_flops(group):
+    """Training FLOPs of a planned group: under a shared stable phase, the phase once plus every budget's
+    cooldown (per member); otherwise each run's own."""
+    if not shares_stable_phase(group):
+        return sum(estimated_flops(c) for c in group)
+    by_budget = budgets_of(group)
+    longest = by_budget[-1][0]
+    steps = schedule.cooldown_start(longest) + sum(b[0].steps - schedule.cooldown_start(b[0]) for b in by_budget)
+    return estimated_flops(longest) / longest.steps * steps * len(by_budget[0])
+
+
+def measured_rate(path):
+    """cfg -> FLOP/s, from `bench.py --gpu --json PATH` (its achieved_flops per width: the nearest measured
+    width at or above the run's, else the widest); None without a path."""
+    if not path:
+        return None
+    measured = {int(w): v["achieved_flops"] for w, v in files.read_json(path, "bench.py --gpu --json", "achieved_flops")["achieved_flops"].items()
+                if isinstance(v, dict) and v.get("achieved_flops")}
+    if not measured:
+        raise ValueError(f"{path}: no measured achieved_flops (run bench.py --gpu --json on the GPU)")
+    return lambda cfg: measured[min((w for w in measured if w >= cfg.width), default=max(measured))]
+
+
+def dry_run(configs, out, device, size, throughput=None):
+    """List the runs still to do, their FLOPs and time at the device's nominal FLOP/s (or as measured by
+    bench.py --gpu), and what the planned groups train against running each run alone."""
     done = sweep.finished(out) if os.path.isdir(out) else set()
     todo = [c for c in configs if c.run_id() not in done]
-    rate, keys = NOMINAL_FLOPS[device.type], sweep.varying(configs)
-    total = sum(estimated_flops(c) for c in todo)
-    print(f"sweep: {len(configs)} runs in this shard, {len(configs) - len(todo)} already done, {len(todo)} to run "
-          f"({total:.2e} FLOPs, ~{total / rate:.0f}s at a nominal {rate:.0e} FLOP/s on {device.type})")
+    rate = measured_rate(throughput) or (lambda cfg: NOMINAL_FLOPS[device.type])
+    keys, plan = sweep.varying(configs), plan_groups(size, todo)
+    alone, planned = sum(estimated_flops(c) for c in todo), sum(group_flops(g) for g in plan)
+    seconds = sum(group_flops(g) / rate(g[0]) for g in plan)
+    print(f"sweep: {len(configs)} runs in this shard, {len(configs) - len(todo)} already done, {len(todo)} to run: "
+          f"{planned:.2e} FLOPs as planned ({planned / max(alone, 1e-9):.2f} of {alone:.2e} run by run), "
+          f"~{seconds:.0f}s on {device.type} ({'measured' if throughput else 'nominal'} FLOP/s)")
     for c in todo:
-        print(f"  {c.run_id()}  {sweep.describe(c, keys)}  {estimated_flops(c):.2e} FLOPs  ~{estimated_flops(c) / rate:.0f}s")
+        print(f"  {c.run_id()}  {sweep.describe(c, keys)}  {estimated_flops(c):.2e} FLOPs alone")
 
 
 def main(argv=None):

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import random
 import signal
@@ -215,3 +216,20 @@ def test_full_disk_stops_with_one_line_and_keeps_the_checkpoint(spec, tmp_path):
     p = sweep(spec, out)
     assert p.wait(timeout=600) == 0
     assert sorted(finished_ids(out)) == sorted(grid_ids())
+
+
+def test_dry_run_counts_shared_stable_phases_and_reads_measured_throughput(tmp_path, capsys):
+    """Four wsd budgets of one run: the stable phase once plus four cooldowns, against four whole runs; and
+    time at the FLOP/s bench.py --gpu measured for the nearest width at or above the run's."""
+    spec = tmp_path / "wsd.json"
+    spec.write_text(json.dumps({"tokens": ["10k", "20k", "40k", "80k"], "schedule": "wsd", "warmup_tokens": "1k"}))
+    bench = tmp_path / "gpu.json"
+    bench.write_text(json.dumps({"achieved_flops": {"16": {"achieved_flops": 1e9}, "64": {"achieved_flops": 4e9}}}))
+    train.main(["--sweep", str(spec), "--out", str(tmp_path / "o"), "--dry-run", "--throughput", str(bench), *SMALL])
+    header = capsys.readouterr().out.splitlines()[0]
+    steps = [math.ceil(t / 500) for t in (10_000, 20_000, 40_000, 80_000)]  # batch 10 x T 50
+    planned = (steps[-1] - round(0.2 * steps[-1]) + sum(round(0.2 * s) for s in steps)) / sum(steps)
+    assert f"({planned:.2f} of" in header and "measured FLOP/s" in header
+    cfgs = sweep_lib.expand(json.loads(spec.read_text()), train.config_from_args(train.build_parser().parse_args(SMALL)))
+    seconds = sum(train.group_flops(g) for g in train.plan_groups(1, cfgs)) / 1e9  # width 16: the 16 entry
+    assert f"~{seconds:.0f}s" in header
