@@ -41,7 +41,7 @@ from compute_optimal import (cluster_log, compute_optimal_closed_form, envelope_
 from fitplot import plot_all
 from interpolation import interpolation_estimator
 from lawfit import (CI, DELTA, KEEP, N_BOOT, bootstrap_law, fit_law, joint_fit, joint_spec,
-                    kaplan_spec, power_law_spec)
+                    kaplan_spec, power_law_spec, separable_spec)
 from records import group_key, read_records, warn
 
 NN_BOOT = 20        # bootstrap refits of the interpolation network (each takes ~2 s)
@@ -191,17 +191,18 @@ def largest_slice(x, y, tol):
     return None
 
 
-def evidence(power, expo):
+def evidence(first, second, names=("power law", "exponential")):
     """
-    BIC evidence for L = E + A·x^(−α) over L = E + A·exp(−x/scale): ΔBIC = BIC_exp − BIC_power from Gaussian
-    likelihoods of the log residuals (both have 3 parameters); strength on Kass & Raftery's (1995) scale.
+    BIC evidence between two fits with as many parameters (L = E + A·x^(−α) against E + A·exp(−x/scale) by
+    default): ΔBIC = BIC_second − BIC_first from Gaussian likelihoods of the log residuals, > 0 favouring
+    the first; strength on Kass & Raftery's (1995) scale.
     """
-    n = len(power["residuals"])
-    rss = [max(float(np.sum(f["residuals"] ** 2)), 1e-300) for f in (power, expo)]
+    n = len(first["residuals"])
+    rss = [max(float(np.sum(f["residuals"] ** 2)), 1e-300) for f in (first, second)]
     dbic = n * math.log(rss[1] / rss[0])
     strength = next(s for bound, s in ((10, "very strong"), (6, "strong"), (2, "positive"), (0, "weak"))
                     if abs(dbic) >= bound)
-    return dict(delta_bic=dbic, favoured="power law" if dbic > 0 else "exponential", strength=strength)
+    return dict(delta_bic=dbic, favoured=names[0] if dbic > 0 else names[1], strength=strength)
 
 
 def one_dim_laws(runs, floor=None, delta=DELTA, n_boot=N_BOOT, seed=0, tol=0.1, quiet=False):
@@ -293,10 +294,15 @@ def analyse(runs, E=None, delta=DELTA, n_boot=N_BOOT, nn_boot=NN_BOOT, seed=0, t
     n = len(L)
     out = dict(input=dict(source=runs.get("source"), runs=n, not_ok=runs.get("not_ok", 0), n_def=runs.get("n_def"),
                           E="fitted" if E is None else "fixed", delta=delta, n_boot=n_boot, ci_level=CI, seed=seed))
-    for name, spec in (("joint", joint_spec(N, D, E)), ("kaplan", kaplan_spec(N, D))):
+    laws = [("joint", joint_spec(N, D, E)), ("kaplan", kaplan_spec(N, D))]
+    if E is not None and np.all(np.asarray(E) > 0):  # the separable alternative needs the floor: E fixed
+        laws.append(("separable", separable_spec(N, D, E)))
+    for name, spec in laws:
         f = fit_law(spec, L, delta)
         boot = bootstrap_law(spec, L, f, delta, n_boot, seed, name, quiet)
         out[name] = dict(f, ci=boot["ci"], _samples=boot["samples"])
+    if "separable" in out:
+        out["separable"]["evidence"] = evidence(out["joint"], out["separable"], ("additive", "separable"))
     out["laws_1d"] = one_dim_laws(runs, runs["floor"], delta, n_boot, seed, tol, quiet)
     j = out["joint"]
     budgets = np.geomspace(C.min(), C.max(), 12)
@@ -338,6 +344,13 @@ def report_laws(res, truth):
     for key in ("alpha_N", "alpha_D", "N_c", "D_c"):
         lines.append(f"  {key:7} {with_ci(k, key)}")
     lines.append(f"  Huber loss {k['loss']:.4g}, {'converged' if k['converged'] else 'NOT converged'}; rms residual {k['rms']:.3g}")
+    if "separable" in res:
+        s = res["separable"]
+        lines += ["", "Separable law L(N, D) = E + (B + A/N^α)/D^β (N sets how fast the data term falls), E fixed"]
+        lines += [f"  {key:6} {with_ci(s, key)}" for key in ("A", "B", "alpha", "beta")]
+        ev = s["evidence"]
+        lines.append(f"  rms residual {s['rms']:.3g} in log L (joint: {j['rms']:.3g}); evidence: {ev['favoured']}, "
+                     f"ΔBIC(separable − additive) = {ev['delta_bic']:.3g} ({ev['strength']})")
     return lines
 
 

@@ -5,7 +5,7 @@ A law is a spec: `law(θ)` giving log L̂ and its Jacobian, a grid of starts, an
 parameters. `fit_law` minimises the Huber loss (δ = 1e-3) on log L, summed over runs, by L-BFGS from the
 grid starts with the lowest objective; `bootstrap_law` refits it on resamples of the runs (multinomial
 weights) for percentile intervals. Laws: E + Σ A_k·x_k^(−α_k) (joint L(N, D), one-dimensional power laws),
-E + A·exp(−x/scale), and Kaplan et al. 2020's L(N, D).
+E + A·exp(−x/scale), Kaplan et al. 2020's L(N, D), and the separable E + (B + A/N^α)/D^β.
 
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
@@ -72,6 +72,23 @@ def kaplan_law(theta, F):
     w1 = np.exp(u1 - s)
     jac = np.stack([w1 * (nc - F[:, 0]), s - w1 * u1, w1 * aN, aD * (1 - w1)], -1)
     return aD * s, jac
+
+
+def separable_law(theta, F, e):
+    """
+    log L̂ for L̂ = E + (B + A/N^α)/D^β = E + B·D^(−β) + A·N^(−α)·D^(−β): the data term's prefactor depends on
+    N, and every model size reaches E as D grows (no N-limited floor). theta: (S, 4) = [a, b, α, β] with
+    A = exp(a), B = exp(b); F: (n, 2) = [log N, log D]; e: the fixed log E (scalar or one per point).
+    """
+    a, b, alpha, beta = (theta[:, i:i + 1] for i in range(4))
+    fN, fD = F[:, 0], F[:, 1]
+    terms = np.stack([np.broadcast_to(np.broadcast_to(e, fN.shape), a.shape[:1] + fN.shape), b - beta * fD,
+                      a - alpha * fN - beta * fD], 1)
+    top = terms.max(1)
+    p = np.exp(terms - top[:, None])
+    total = p.sum(1)
+    s1, s2 = p[:, 1] / total, p[:, 2] / total
+    return top + np.log(total), np.stack([s2, s1, -s2 * fN, -(s1 + s2) * fD], -1)
 
 
 def huber_loss(r, delta=DELTA):
@@ -147,6 +164,19 @@ def joint_spec(N, D, E=None):
             return dict(E=E_, A=math.exp(min(a, 700)), B=math.exp(min(b, 700)), alpha=alpha, beta=beta,
                         a=beta / (alpha + beta), b=alpha / (alpha + beta), G=G)
     return sum_of_terms_spec(np.log(np.stack([N, D], 1)), E, [LOG_A_GRID, LOG_A_GRID, EXPONENT_GRID, EXPONENT_GRID], unpack)
+
+
+def separable_spec(N, D, E):
+    """L(N, D) = E + (B + A/N^α)/D^β with E fixed to the floor (nats, scalar or one per run): the alternative
+    to joint_spec where the model size changes how fast the data term falls rather than adding a term of
+    its own (see separable_law). Starts on joint_spec's grid."""
+    F = np.log(np.stack([N, D], 1))
+    starts = np.array(list(itertools.product(LOG_A_GRID, LOG_A_GRID, EXPONENT_GRID, EXPONENT_GRID)))
+
+    def unpack(th):
+        return dict(E=float(np.mean(E)), A=math.exp(min(th[0], 700)), B=math.exp(min(th[1], 700)), alpha=th[2],
+                    beta=th[3])
+    return dict(law=lambda th: separable_law(th, F, log_floor(E)), starts=starts, unpack=unpack)
 
 
 def power_law_spec(x, E=None, exponential=False):

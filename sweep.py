@@ -27,9 +27,14 @@ import time
 import records
 
 PRESETS = {
-    # The README's first scaling law: widths x token budgets x learning rates on ER 1000 nodes / 5000
-    # edges, in batches of 20 walks, so that even the smallest budget takes 100 steps.
-    "quick": dict(width=[16, 32, 64, 128], tokens=["100k", "200k", "500k", "1M"], lr=[3e-3, 1e-2], batch_size=20),
+    # The README's first scaling law, designed from measured pilots (README, "A first scaling law"): ER 250
+    # nodes / 1250 edges (mean degree 10), six widths above the capacity cliff (width 8 plateaus at 1.7 nats
+    # of excess) spanning a decade of non-embedding N, eight budgets spanning 1.5 decades of D that start
+    # after the early transient, one muP learning rate that transfers across widths (2^-7), and wsd, so the
+    # eight budgets of a width share one stable phase (half the tokens of eight cosine runs).
+    "quick": dict(nodes=250, edges=1250, width=[16, 24, 32, 40, 48, 64],
+                  tokens=["190k", "330k", "540k", "890k", "1.45M", "2.4M", "3.9M", "6.3M"], param="mup",
+                  lr=2 ** -7, head_dim=8, batch_size=50, schedule="wsd", warmup_tokens="50k", eval_walks=100),
 }
 FINISHED = ("ok", "diverged")  # a failed run (an exception) is retried by the next invocation
 

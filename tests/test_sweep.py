@@ -233,3 +233,15 @@ def test_dry_run_counts_shared_stable_phases_and_reads_measured_throughput(tmp_p
     cfgs = sweep_lib.expand(json.loads(spec.read_text()), train.config_from_args(train.build_parser().parse_args(SMALL)))
     seconds = sum(train.group_flops(g) for g in train.plan_groups(1, cfgs)) / 1e9  # width 16: the 16 entry
     assert f"~{seconds:.0f}s" in header
+
+
+def test_quick_preset_spans_the_design_it_promises():
+    """>= 5 widths over >= 1 decade of non-embedding N, >= 4 budgets over >= 1.5 decades of D, one stable
+    phase per width (wsd), and at most 0.6 of the tokens of the same runs trained one by one."""
+    configs = sweep_lib.expand(sweep_lib.load_spec("quick"), train.RunConfig())
+    N = sorted({train.counted_model(c, c.nodes).param_counts()["non_embedding"] for c in configs})
+    D = sorted({c.tokens for c in configs})
+    assert len(N) >= 5 and math.log10(N[-1] / N[0]) >= 1 and len(D) >= 4 and math.log10(D[-1] / D[0]) >= 1.5
+    plan = train.plan_groups(1, configs)
+    assert len(plan) == len(N) and all(train.shares_stable_phase(g) for g in plan)
+    assert sum(map(train.group_flops, plan)) <= 0.6 * sum(map(train.estimated_flops, configs))
