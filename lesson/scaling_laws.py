@@ -88,6 +88,7 @@ import percolation
 import plotting
 import records
 import spectra
+import sweep
 import theory
 import train
 import walks
@@ -158,8 +159,7 @@ SIZES = dict(
     full=dict(graph=dict(nodes=1000, edges=5000), kappas=[0, 0.25, 0.5, 1, 1.5, 2, 3], eval_sets=300, eval_walks=200,
               count_tokens=1_000_000,
               run=dict(wide=128, narrow=4, tokens=2_000_000, lr=3e-3),
-              sweep=dict(width=[16, 32, 64, 128], tokens=[100_000, 200_000, 500_000, 1_000_000], lr=[3e-3, 1e-2],
-                         batch_size=20),
+              sweep=dict(sweep.PRESETS["quick"]),   # the quick preset itself, run live
               n_boot=1000, nn_boot=20, sim_per_budget=28,
               coord=dict(widths=[32, 64, 128, 256, 512], seeds=32),
               transfer=dict(widths=[32, 64, 128, 256], lrs=[2 ** -k for k in range(4, 11)], tokens=100_000),
@@ -363,14 +363,16 @@ show(fig, "3_one_run.png")
 # --out DIR` trains the grid (resumable, one record per run in `DIR/runs.jsonl`). We run a small one live, in
 # a temporary folder, with the same call as the command line: `train.main(["--sweep", spec, "--out", dir])`.
 #
-# The full-size result is the README's quick sweep, `python train.py --sweep quick --out out/quick` (widths 16,
-# 32, 64, 128 x 100k, 200k, 500k, 1M tokens x lr 3e-3 and 1e-2, batches of 20, on ER 1000/5000: 32 runs,
-# about 7 minutes on 2 cores). Its records are read from `docs/quick/runs.jsonl` when the repository has them.
+# The full-size result is the README's quick sweep, `python train.py --sweep quick --out out/quick`: the
+# preset `sweep.PRESETS["quick"]` (printed below; the README's "A first scaling law" says how it was designed
+# and how long it takes). It runs on its own graph, so its floor differs from the live sweep's. Its records
+# are read from `docs/quick/runs.jsonl` when the repository has them (or from the file named by
+# `LESSON_QUICK`, e.g. your own `out/quick/runs.jsonl`); otherwise the fits use the live sweep, and say so.
 
 # %%
 spec_path = os.path.join(WORK, "sweep.json")
 sweep_dir = os.path.join(WORK, "sweep")
-spec = dict(S["sweep"], nodes=S["graph"]["nodes"], edges=S["graph"]["edges"])
+spec = {"nodes": S["graph"]["nodes"], "edges": S["graph"]["edges"], **S["sweep"]}   # a preset's own graph wins
 with open(spec_path, "w") as f:
     json.dump(spec, f)
 print(f"python train.py --sweep {spec_path} --out {sweep_dir}   # spec: {json.dumps(spec)}")
@@ -380,13 +382,14 @@ n_grid = np.prod([len(v) for v in spec.values() if isinstance(v, list)])
 check(len(live_records) == n_grid, f"every run of the {n_grid}-run grid finished ok")
 check(all(r["excess"] > 0 for r in live_records), "every run's excess is > 0")
 
-QUICK = os.path.join(ROOT, "docs", "quick", "runs.jsonl")
+QUICK = os.environ.get("LESSON_QUICK") or os.path.join(ROOT, "docs", "quick", "runs.jsonl")
+print(f"\nthe quick preset (sweep.PRESETS['quick']): {json.dumps(sweep.PRESETS['quick'])}")
 quick_records = [r for r in records.read_records([QUICK], quiet=True) if r["status"] == "ok"] if os.path.exists(QUICK) else []
 if quick_records:
-    print(f"\nfull-size result: {len(quick_records)} records of `python train.py --sweep quick --out out/quick`, read from {QUICK}")
-    MAIN, MAIN_NAME = quick_records, "the quick sweep (docs/quick/runs.jsonl)"
+    print(f"full-size result: {len(quick_records)} records of `python train.py --sweep quick --out out/quick`, read from {QUICK}")
+    MAIN, MAIN_NAME = quick_records, "the quick sweep (" + (os.path.relpath(QUICK, ROOT) if QUICK.startswith(ROOT) else QUICK) + ")"
 else:
-    print(f"\n{QUICK} is not in this checkout: the fits below use the live sweep instead")
+    print(f"{QUICK} is not in this checkout: the fits below use the live sweep instead")
     MAIN, MAIN_NAME = live_records, "the live sweep"
 
 
@@ -397,11 +400,11 @@ def plot_grid(recs, title, name):
     widths, budgets = sorted({r["width"] for r in best}), sorted({r["tokens"] for r in best})
     for i, w in enumerate(widths):
         rs = sorted((r for r in best if r["width"] == w), key=lambda r: r["tokens"])
-        ax.plot([r["tokens"] for r in rs], [r["excess"] for r in rs], "o-", color=plt.cm.viridis(i / max(1, len(widths) - 1)),
+        ax.plot([r["tokens"] for r in rs], [r["loss"] - r["floor"] for r in rs], "o-", color=plt.cm.viridis(i / max(1, len(widths) - 1)),
                 label=f"width {w} (N = {rs[0]['params']['total']:,})")
     for i, d in enumerate(budgets):
         rs = sorted((r for r in best if r["tokens"] == d), key=lambda r: r["width"])
-        bx.plot([r["params"]["total"] for r in rs], [r["excess"] for r in rs], "s-",
+        bx.plot([r["params"]["total"] for r in rs], [r["loss"] - r["floor"] for r in rs], "s-",
                 color=plt.cm.plasma(i / max(1, len(budgets) - 1)), label=f"D = {d:,}")
     ax.set(xscale="log", yscale="log", xlabel="D (tokens)", ylabel="excess (nats)", title=f"{title}: excess vs D")
     bx.set(xscale="log", yscale="log", xlabel="N (parameters)", ylabel="excess (nats)", title=f"{title}: excess vs N")
