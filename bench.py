@@ -480,8 +480,7 @@ def bench_jobs(repeats, spec):
 
 
 def print_jobs(j):
-    print(f"
---jobs: a slice of the quick preset ({j['spec']['tokens']} tokens), median of {j['repeats']} wall times")
+    print(f"\n--jobs: a slice of the quick preset ({j['spec']['tokens']} tokens), median of {j['repeats']} wall times")
     print(f"  --jobs 1 {j['jobs1_s']:>8.1f} s\n  --jobs 2 {j['jobs2_s']:>8.1f} s\n  ratio    {j['ratio']:>8.2f} x")
 
 

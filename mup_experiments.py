@@ -188,6 +188,7 @@ def lr_transfer(configs, out, log=print):
     {width: [final expected eval loss in nats for each lr, None if diverged]}. Records are appended to
     out/runs.jsonl as each width finishes; finished runs already recorded there are read back, not trained
     again."""
+    os.makedirs(out, exist_ok=True)
     done = {r.get("run"): r for r in records.read_records(out, quiet=True) if r.get("status") in sweep.FINISHED}
     losses = {}
     for width, cfgs in configs.items():
