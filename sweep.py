@@ -149,7 +149,9 @@ def claim(path):
     return False
 
 
-def group_key(group):
+def checkpoint_name(group):
+    """A group's checkpoint file name: the hash of its runs' ids (records.group_key is another thing: an
+    experiment)."""
     return records.digest(" ".join(c.run_id() for c in group))
 
 
@@ -215,7 +217,7 @@ def append(path, cfg, record):
     return record
 
 
-def run(configs, out, train_group, cost, shard=(0, 1), plan=lambda todo: [[c] for c in todo], name=group_key,
+def run(configs, out, train_group, cost, shard=(0, 1), plan=lambda todo: [[c] for c in todo], name=checkpoint_name,
         log=print):
     """Run this shard's unfinished configs in the groups plan(todo) makes, each through
     train_group(group, ckpt_path) -> (config, record) pairs, checkpointing to ckpt/<name(group)>.pt;

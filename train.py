@@ -248,13 +248,13 @@ def train_budgets(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, l
             raise ValueError(f"{ckpt} is past the cooldown start of a budget still to run; remove it to retrain")
         log(f"resumed the stable phase from {ckpt} at step {trunk.step}")
     points = [{p for p in eval_steps(b[0]) if p <= schedule.cooldown_start(b[0])} for b in by_budget]
+    tokens_per_step = first.batch_size * first.block_size
     for budget, own in zip(by_budget, points):
         branch_at = schedule.cooldown_start(budget[0])
         run_steps(members, run, trunk, branch_at, set().union(*points), ckpt, ids, None, log)
         if ckpt:
             save_checkpoint(ckpt, run.members, trunk, ids)
         saved, branch = ensemble.snapshot(run.members), copy.deepcopy(trunk)
-        tokens_per_step = first.batch_size * first.block_size
         branch.curves = [[pt for pt in curve if pt[0] // tokens_per_step in own] for curve in branch.curves]
         branch.done_steps = [budget[0].steps if s == "ok" else d for s, d in zip(branch.status, branch.done_steps)]
         run_steps(budget, run, branch, budget[0].steps, eval_steps(budget[0]), None, ids, None, log)
