@@ -4,6 +4,7 @@ Scaling laws from run records: fits, bootstrap confidence intervals and compute-
     python fit.py RESULTS... [--json out.json] [--plot DIR]
     python fit.py data.csv --n-col N --d-col D --loss-col loss
     python fit.py --simulate
+    python fit.py RESULTS... --compare param,embed_lr_mult    # parameter efficiency (efficiency.py) instead
 
 Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss), and reports:
 1. one-dimensional laws L(N) at fixed D, L(D) at fixed N and L(C) along the frontier, each as a pure power
@@ -18,9 +19,9 @@ Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss),
 5. compute-optimal N*(C) ∝ C^a and D*(C) ∝ C^b by Hoffmann et al.'s Approaches 1-3 and by minimising a
    small neural-network interpolation of L(N, D) along iso-FLOP lines (Barkeshli et al. 2026).
 
-This file reads the runs, runs every fit (`analyse`), writes the report and is the command line. The fitting
-core is lawfit.py (laws, Huber objective, grid starts, bootstrap; the optimiser in lbfgs.py), the
-compute-optimal estimators and --simulate are compute_optimal.py and interpolation.py, the plots fitplot.py.
+This file reads the runs, runs every fit (`analyse`), writes the report and is the command line; the fitting
+core is lawfit.py (the optimiser lbfgs.py), compute_optimal.py and interpolation.py the compute-optimal
+estimators and --simulate, fitplot.py the plots.
 
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
@@ -35,6 +36,7 @@ import math
 import numpy as np
 
 import cli
+import efficiency
 import files
 from compute_optimal import (cluster_log, compute_optimal_closed_form, envelope_estimator,
                              estimate_with_bootstrap, isoflop_bias, isoflop_estimator, pareto_frontier, simulate)
@@ -470,6 +472,8 @@ def check_args(args):
     the --floor value."""
     if not args.simulate and not args.paths:
         raise FitError("give run records or a CSV to fit, or --simulate")
+    if args.compare and (args.simulate or any(p.endswith(".csv") for p in args.paths)):  # configs name families
+        raise FitError("--compare reads run records, not a CSV or --simulate")
     design = simulation_design(args) if args.simulate else None
     cli.in_range("boot", args.boot, 1)
     cli.in_range("seed", args.seed, 0)
@@ -486,9 +490,43 @@ def check_args(args):
     return design, floor
 
 
+def family_points(records, label, D, n_def):
+    """((N, L) of the best lr at each width, (N, L) of every lr tried) among a family's records of D tokens:
+    N parameters (params[n_def]), L nats per token."""
+    at_D = [r for r in records if r["tokens"] == D]
+    best = best_runs(at_D)
+    if len(best) < MIN_POINTS_1D:
+        raise FitError(f"{label}: {len(best)} widths at D = {D:,} tokens; a law L(N) needs {MIN_POINTS_1D}")
+    return tuple((np.array([r["params"][n_def] for r in rs], float), np.array([r["loss"] for r in rs], float))
+                 for rs in (best, at_D))
+
+
+def compare_command(args):
+    """--compare: the records split into families by the named config fields, one L(N) law each at the
+    largest D they all share (efficiency.py), and each family's N ratio at equal loss against --reference."""
+    fields = [f.strip() for f in args.compare.split(",") if f.strip()]
+    families = efficiency.split_families([r for r in read_records(args.paths) if r.get("status") == "ok"], fields)
+    if len(families) < 2:
+        raise FitError(f"--compare {args.compare}: the ok runs form {len(families)} family; comparing needs 2")
+    reference = args.reference or next((f for f in families if "param=mup" in f), next(iter(families)))
+    D = max(set.intersection(*({r["tokens"] for r in rs} for rs in families.values())), default=None)
+    if D is None:
+        raise FitError("the families share no training budget D; compare them at one D")
+    points = {label: family_points(rs, label, D, args.n_def) for label, rs in families.items()}
+    laws = efficiency.compare({k: best for k, (best, _) in points.items()}, reference, args.boot, args.seed, args.quiet)
+    print("\n".join(efficiency.report(laws, reference, D)))
+    if args.json:
+        files.write_json(args.json, dict(D=D, n_def=args.n_def, reference=reference, laws=efficiency.to_json(laws)))
+    if args.plot:
+        tried = {k: tried for k, (_, tried) in points.items()}
+        print(f"\nplot in {efficiency.plot(laws, reference, os.path.join(args.plot, 'efficiency.png'), tried)}")
+
+
 def fit_command(args):
     """Read (or simulate) the runs, fit everything, print the report, write the JSON and plots."""
     design, floor = check_args(args)
+    if args.compare:
+        return compare_command(args)
     truth = None
     if design:
         law, budgets = design
@@ -532,6 +570,11 @@ def parser():
                    "lie within this of their group's smallest share a budget (default 0.1, about 10%%)")
     p.add_argument("--json", metavar="PATH", help="write the numbers as JSON")
     p.add_argument("--plot", metavar="DIR", help="write PNG plots into DIR")
+    p.add_argument("--compare", metavar="FIELDS", help="instead of the fits above: split the runs into families by "
+                   "these config fields (e.g. param,embed_lr_mult), fit L(N) per family at one D and report the ratio "
+                   "of N at equal loss (efficiency.py)")
+    p.add_argument("--reference", metavar="FAMILY", help="--compare's reference family, as it is printed, "
+                   "e.g. 'param=mup, embed_lr_mult=1.0' (default: the first μP family)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--simulate", action="store_true", help="fit runs drawn from a known L(N, D) instead of files")
     p.add_argument("--sim-law", default="1.69,406.4,410.7,0.34,0.28", help="E,A,B,alpha,beta of the planted law "

@@ -4,7 +4,7 @@ sampled from 1-, 2-, 4-layer teachers (teacher.py) -> the text itself (corpus.py
 student sweep (train.py --sweep) and one joint scaling-law fit per rung (fit.py), then a table and a plot of
 the exponents against each rung's floor (nats per token).
 
-    python ladder.py                            # every rung, the CPU grid (< 1 h on 2 cores)
+    python ladder.py                            # every rung, the CPU grid (about 1.5 h on 2 cores with --jobs 2)
     python ladder.py --scale gpu --out out/ladder_gpu
     python ladder.py --rungs er-k-1 t2l         # only these rungs: OUT/ladder-er-k-1-t2l.json and .png
 
@@ -15,6 +15,7 @@ rung OUT/<rung>/spec.json, runs.jsonl, fit.json (fit.py's format).
 import argparse
 import os
 import re
+import time
 
 import numpy as np
 
@@ -27,16 +28,18 @@ import records
 import sweep
 import teacher
 import train
-from files import check_writable, write_json
+from files import check_writable, read_json, write_json
 
-# Student grids and teachers. "cpu": under an hour on a 2-core laptop, with one learning rate under muP
-# (mup.py lr-transfer finds the same best lr, 2^-7, at every width 32..256 on walks) instead of a grid;
+# Student grids and teachers. "cpu": the quick preset's design (sweep.PRESETS["quick"]: widths above the
+# capacity cliff, one transferred muP lr, 2^-7, wsd so that a width's budgets share one stable phase) with five
+# budgets to 1.45M tokens (V = 2048 makes every token ~3x dearer than on the quick preset's 250 nodes);
 # "gpu": closer to the paper (Barkeshli et al. 2026: 2-layer students, 14 learning rates, 3 seeds per point),
 # the best lr per (N, D) kept by fit.best_runs; "smoke": seconds, for tests of the wiring (numbers meaningless).
 SCALES = dict(
     cpu=dict(vocab=2048, nodes=2048, edges=10240, m=5, L=64, teacher=dict(teacher.CPU_TEACHER),
-             grid=dict(width=[16, 32, 64], tokens=[150_000, 500_000, 1_000_000], param="mup", base_width=64,
-                       lr=2 ** -7, batch_size=20)),
+             grid=dict(width=[16, 24, 32, 48, 64], tokens=["190k", "330k", "540k", "890k", "1.45M"],
+                       param="mup", base_width=64, lr=2 ** -7, head_dim=8, batch_size=50, schedule="wsd",
+                       warmup_tokens="50k", eval_walks=100)),
     gpu=dict(vocab=8192, nodes=8192, edges=40960, m=5, L=128,
              teacher=dict(width=512, tokens=100_000_000, lr=1e-3, batch_size=100),  # needs --text: a corpus of >= 100M tokens
              grid=dict(width=[32, 64, 128, 256, 512], tokens=[3_000_000, 10_000_000, 30_000_000, 100_000_000],
@@ -83,11 +86,16 @@ def chosen_rungs(scale, data_dir, only=None, text=None):
 # -----------------------------------------------------------------------------
 # teachers, sweeps and fits
 
+def largest_budget(s):
+    """The grid's largest training budget, tokens."""
+    return max(cli.parse_count(t) for t in s["grid"]["tokens"])
+
+
 def warn_epochs(s, text):
     """Warn when the text rung's largest budget or a teacher's training is more than one epoch of the
     corpus (tokens of its training split): a larger corpus belongs with --text."""
     size = corpus.corpus_tokens(text, s["vocab"], "train").size
-    for what, tokens in (("the text rung's largest budget", max(s["grid"]["tokens"])),
+    for what, tokens in (("the text rung's largest budget", largest_budget(s)),
                          ("a teacher's training", s["teacher"]["tokens"])):
         if tokens > size:
             print(f"warning: {what} ({tokens:,} tokens) is {tokens / size:.1f} epochs of the corpus "
@@ -103,7 +111,8 @@ def dataset_predictions(directory):
 
 
 def make_teacher_data(layers, out, s, device, text=None):
-    """Train the ladder's teacher of `layers` blocks and sample its dataset, unless already there."""
+    """Train the ladder's teacher of `layers` blocks and sample its dataset, unless already there; returns the
+    teacher's training time, seconds (its record's time_s)."""
     path = os.path.join(out, "teachers", f"t{layers}.pt")
     directory = os.path.join(out, "data", f"t{layers}")
     if not os.path.exists(path + ".json"):
@@ -111,10 +120,11 @@ def make_teacher_data(layers, out, s, device, text=None):
         record = teacher.train_teacher(layers, path, files=text, vocab=s["vocab"], device=device, log=train.quiet,
                                        **s["teacher"])
         print(f"   held-out loss {record['loss']:.4f} nats in {record['time_s']:.0f}s", flush=True)
-    if dataset_predictions(directory) < max(s["grid"]["tokens"]):  # resample: every budget must fit in one epoch
-        meta = teacher.sample_dataset(path, directory, max(s["grid"]["tokens"]), device=device, log=train.quiet)
+    if dataset_predictions(directory) < largest_budget(s):  # resample: every budget must fit in one epoch
+        meta = teacher.sample_dataset(path, directory, largest_budget(s), device=device, log=train.quiet)
         print(f"   dataset: {meta['sequences']:,} sequences, floor {meta['floor_train']:.4f} "
               f"± {meta['floor_train_se']:.4f} nats", flush=True)
+    return float(read_json(path + ".json", "teacher.py train", "time_s")["time_s"])
 
 
 def grid_runs(spec):
@@ -125,7 +135,8 @@ def grid_runs(spec):
 def fit_rung(directory, runs_wanted, n_boot=200):
     """The joint law L = E + A/N^α + B/D^β (fit.py) on the best learning rate of each (N, D) of a rung's sweep
     (the records of runs_wanted: older grids' runs in the same directory are left out), E fixed to the exact
-    floor (nats per token) where it is known (fitted for text), with bootstrap intervals."""
+    floor (nats per token) where it is known (fitted for text), with bootstrap intervals; '_samples' holds
+    the bootstrap draws of α and β (for the monotonic verdict; not written to JSON)."""
     found = [r for r in records.read_records([os.path.join(directory, "runs.jsonl")])
              if r.get("status") == "ok" and r["run"] in runs_wanted]
     best = fit.best_runs(found, warn_edge=False)
@@ -137,36 +148,67 @@ def fit_rung(directory, runs_wanted, n_boot=200):
     return dict(V=best[0]["V"], floor=None if floor is None else float(np.mean(floor)), E=law["E"] if floor is None
                 else float(np.mean(floor)), E_fitted=floor is None, alpha=law["alpha"], beta=law["beta"],
                 ci=dict(alpha=boot["ci"]["alpha"], beta=boot["ci"]["beta"]), points=len(best),
-                lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"])
+                lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"],
+                _samples={k: boot["samples"][k] for k in ("alpha", "beta")})
 
 
-def run_rung(name, flags, out, s, device, n_boot):
-    """One rung: its sweep spec (OUT/<rung>/spec.json), the sweep (train.py --sweep: a rerun skips finished
-    runs), and its joint fit, written to OUT/<rung>/fit.json in fit.py's format; returns the table's row."""
+def run_rung(name, flags, out, s, device, n_boot, jobs=1):
+    """One rung: its sweep spec (OUT/<rung>/spec.json), the sweep (train.py --sweep with `jobs` worker
+    processes: a rerun skips finished runs), and its joint fit, written to OUT/<rung>/fit.json in fit.py's
+    format; returns the table's row, wall_s the seconds this call took (a resumed rung counts what it ran)."""
     directory = os.path.join(out, slug(name))
     spec = os.path.join(directory, "spec.json")
     write_json(spec, dict(flags, **s["grid"]))
-    print(f"== rung {name}: python train.py --sweep {spec} --out {directory}", flush=True)
-    train.main(["--sweep", spec, "--out", directory, "--device", device])
+    print(f"== rung {name}: python train.py --sweep {spec} --out {directory} --jobs {jobs}", flush=True)
+    start = time.time()
+    train.main(["--sweep", spec, "--out", directory, "--device", device, "--jobs", str(jobs)])
     row = dict(rung=name, **fit_rung(directory, grid_runs(spec), n_boot))
+    row["wall_s"] = time.time() - start
     write_json(os.path.join(directory, "fit.json"), dict(joint=dict({k: row[k] for k in ("E", "alpha", "beta")},
                                                                      ci=row["ci"])))
     return row
 
 
-def ladder(out, scale="cpu", device="auto", n_boot=200, only=None, text=None):
+def ladder(out, scale="cpu", device="auto", n_boot=200, only=None, text=None, jobs=1):
     """Teachers and their datasets (those the chosen rungs need), the student sweep on every rung and one
     joint fit per rung (run_rung). text: the corpus files (None: the KJV); use one OUT per corpus. Returns
-    the table's rows."""
+    the table's rows; a teacher rung's teacher_s is its teacher's training time (its record's time_s)."""
     s = SCALES[scale]
     chosen = chosen_rungs(scale, os.path.join(out, "data"), only, text)
     warn_epochs(s, text)
     rows = []
     for name, flags in chosen:
-        if flags["graph"].startswith("teacher:"):
-            make_teacher_data(int(name[1]), out, s, device, text)
-        rows.append(run_rung(name, flags, out, s, device, n_boot))
+        teacher_s = make_teacher_data(int(name[1]), out, s, device, text) if flags["graph"].startswith("teacher:") else 0.0
+        rows.append(dict(run_rung(name, flags, out, s, device, n_boot, jobs), teacher_s=teacher_s))
     return rows
+
+
+MONOTONIC_ORDER = ("bigram", "T1L", "T2L", "T4L")  # the corpus's bigram chain, then ever deeper teachers of it
+
+
+def monotonic(rows, order=MONOTONIC_ORDER):
+    """
+    Whether α and β move monotonically along `order` (the rungs of it present, >= 3 of them). Each exponent's
+    verdict is the direction its point estimates take ('increasing', 'decreasing' or 'not monotonic'), and its
+    confidence the fraction of bootstrap draws (rungs resampled independently, draw i of each together)
+    whose exponents give the same verdict: a confidence near 1 is a verdict the noise does not overturn.
+    """
+    chain = [next(r for r in rows if r["rung"] == name) for name in order if any(r["rung"] == name for r in rows)]
+    if len(chain) < 3:
+        return dict(rungs=[r["rung"] for r in chain], skipped="fewer than 3 of the rungs " + " -> ".join(order))
+    out = dict(rungs=[r["rung"] for r in chain])
+    for key in ("alpha", "beta"):
+        estimate = direction(np.array([[r[key] for r in chain]]))[0]
+        n = min(len(r["_samples"][key]) for r in chain)
+        draws = direction(np.array([r["_samples"][key][:n] for r in chain]).T)
+        out[key] = dict(verdict=estimate, confidence=float(np.mean(draws == estimate)), draws=int(n))
+    return out
+
+
+def direction(values):
+    """Per row of values (draws x rungs): 'increasing', 'decreasing' or 'not monotonic' (NaN: the last)."""
+    steps = np.diff(values, axis=1)
+    return np.where(np.all(steps > 0, 1), "increasing", np.where(np.all(steps < 0, 1), "decreasing", "not monotonic"))
 
 
 # -----------------------------------------------------------------------------
@@ -180,6 +222,15 @@ def ladder_table(rows):
         cells = [f"{r[k]:.3f} [{r['ci'][k][0]:.3f}, {r['ci'][k][1]:.3f}]" for k in ("alpha", "beta")]
         lines.append(f"{r['rung']:<12} {r['V']:>6} {floor:>8} {cells[0]:>24} {cells[1]:>24} {r['points']:>6}")
     return "\n".join(lines + ["* no known floor: E fitted (natural text)"])
+
+
+def verdict_line(verdict):
+    """monotonic()'s verdict in one line."""
+    if "skipped" in verdict:
+        return f"monotonic: skipped ({verdict['skipped']})"
+    parts = [f"{k} {verdict[k]['verdict']} (confidence {verdict[k]['confidence']:.2f} over {verdict[k]['draws']} draws)"
+             for k in ("alpha", "beta")]
+    return f"along {' -> '.join(verdict['rungs'])}: " + "; ".join(parts)
 
 
 def plot_ladder(rows, path):
@@ -210,7 +261,7 @@ def build_parser():
     """The parser of `python ladder.py` (the flags of the former `teacher.py ladder`)."""
     p = cli.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="out/ladder", help="directory of everything the ladder makes (default out/ladder)")
-    p.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: < 1 h on 2 cores; gpu: larger grids")
+    p.add_argument("--scale", choices=list(SCALES), default="cpu", help="cpu: about 1.5 h on 2 cores with --jobs 2; gpu: larger grids")
     p.add_argument("--rungs", nargs="+", metavar="RUNG", choices=RUNG_SLUGS,
                    help="these rungs (default: all but percolation and trees), of: %(choices)s")
     p.add_argument("--text", nargs="+", metavar="FILE", default=None, help="UTF-8 corpus files for the bigram, "
@@ -220,6 +271,8 @@ def build_parser():
     p.add_argument("--json", metavar="PATH",
                    help="write the table as JSON, the plot beside it as PNG (default OUT/ladder[-RUNG...].json)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="auto: cuda > mps > cpu")
+    p.add_argument("--jobs", type=teacher.positive(cli.parse_int), default=1,
+                   help="worker processes per rung's sweep (train.py --jobs; default 1)")
     return p
 
 
@@ -236,9 +289,11 @@ def output_paths(args):
 def run(args):
     """The whole ladder for the parsed flags: outputs checked, rungs run, table printed, JSON and plot written."""
     path, plot = output_paths(args)
-    rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs, args.text)
+    rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs, args.text, args.jobs)
     print(ladder_table(rows))
-    write_json(path, rows)
+    verdict = monotonic(rows)
+    print(verdict_line(verdict))
+    write_json(path, dict(rungs=[{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], monotonic=verdict))
     plot_ladder(rows, plot)
     print(f"table in {path}, plot in {plot}")
 

@@ -17,6 +17,7 @@ kill -9 at any moment loses at most the steps since the run's last checkpoint (D
 
 This file knows nothing about training: train.py hands it the configs and a function that trains a group.
 """
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -199,7 +200,8 @@ def train_claimed(group, out, path, train_group, name):
             os.remove(ckpt)
     finally:
         for c in mine:
-            os.remove(claims[c.run_id()])
+            with contextlib.suppress(FileNotFoundError):  # a claim someone cleared by hand is released already
+                os.remove(claims[c.run_id()])
 
 
 def append(path, cfg, record):

@@ -358,8 +358,11 @@ def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
     ladder.main(["--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
                   "20", "--device", "cpu"])
     assert sorted(os.listdir(out / "teachers")) == ["t2.pt", "t2.pt.json"]
-    rows = json.load(open(out / "ladder-er-k-1-t2l-trees.json"))
+    table = json.load(open(out / "ladder-er-k-1-t2l-trees.json"))
+    rows = table["rungs"]
     assert [r["rung"] for r in rows] == ["ER k=1", "T2L", "trees"]
+    assert all(r["wall_s"] > 0 and r["points"] == 4 for r in rows) and rows[1]["teacher_s"] > 0
+    assert "skipped" in table["monotonic"]  # one of bigram, T1L, T2L, T4L: no verdict
     grid = ladder.SCALES["smoke"]["grid"]
     for rung in ("er-k-1", "t2l", "trees"):
         records = [json.loads(line) for line in open(out / rung / "runs.jsonl")]
@@ -390,3 +393,27 @@ def test_ladder_specs_carry_the_corpus(tmp_path):
             configs = sweep.expand(sweep.load_spec(str(spec)), train.RunConfig())
             assert len(configs) == 4 and {c.text for c in configs} == {expected}
             assert ("text" in flags) == (text is not None)
+
+
+def rung(name, estimate, draws):
+    return dict(rung=name, alpha=estimate, beta=-estimate, _samples=dict(alpha=draws, beta=-draws))
+
+
+def test_monotonic_verdict_and_its_confidence():
+    """Draws far apart give the point estimates' direction with confidence 1; draws from one distribution
+    give an increasing order with probability 1/6 exactly (3 exchangeable rungs): the confidence lies within
+    6 standard errors of it (false alarm ~1e-9)."""
+    rng = np.random.default_rng(0)
+    far = [rung(n, m, m + 0.01 * rng.standard_normal(500)) for n, m in (("bigram", 1.0), ("T1L", 2.0), ("T2L", 3.0))]
+    v = ladder.monotonic(far + [dict(rung="ER k=0")])
+    assert v["rungs"] == ["bigram", "T1L", "T2L"] and v["alpha"] == dict(verdict="increasing", confidence=1.0, draws=500)
+    assert v["beta"]["verdict"] == "decreasing" and v["beta"]["confidence"] == 1.0
+    n = 6000
+    same = [rung(name, m, rng.standard_normal(n)) for name, m in (("bigram", 1.0), ("T1L", 2.0), ("T2L", 3.0), ("T4L", 2.5))]
+    v = ladder.monotonic(same)
+    assert v["alpha"]["verdict"] == "not monotonic"
+    assert abs(v["alpha"]["confidence"] - (1 - 2 / 24)) < 6 * math.sqrt(2 / 24 * 22 / 24 / n)
+    v = ladder.monotonic(same[:3])
+    assert v["alpha"]["verdict"] == "increasing"
+    assert abs(v["alpha"]["confidence"] - 1 / 6) < 6 * math.sqrt(1 / 6 * 5 / 6 / n)
+    assert "skipped" in ladder.monotonic(same[:2])

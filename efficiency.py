@@ -1,0 +1,151 @@
+"""
+Parameter efficiency: how many parameters each parametrization needs to reach a loss.
+
+At one training budget D (tokens), each family of runs (a parametrization: SP with the best learning rate of a
+grid at each width, SP with a raised embedding learning rate, μP with one learning rate transferred from its
+base width) gives one law
+
+    L(N) = E_D + A·N^(−α)        (N parameters, L nats per token)
+
+fitted the way fit.py fits every law (Huber on log L, L-BFGS from a grid of starts, lawfit.py), with E_D
+fitted: at a finite D the loss tends to a D-limited value above the floor, not to the floor itself.
+
+The comparison is the ratio of N at equal loss, N_f(L*) / N_ref(L*), with N(L) = (A / (L − E_D))^(1/α) the
+inverse of a family's law and L* the loss the reference's law gives at the geometric middle of its N range
+(so N_ref(L*) is that middle): a ratio of 2 means family f needs twice the parameters of the reference for the
+same loss; infinite when f's law never gets down to L*. Its 95% interval comes from bootstrap draws of both
+laws (runs resampled within each family, independently; draw i of each taken together). Barkeshli et al.
+(2026) report that μP is the more parameter-efficient: a ratio above 1 for SP against μP.
+"""
+import math
+
+import numpy as np
+
+import plotting
+from lawfit import CI, bootstrap_law, fit_law, power_law_spec
+
+ORDER_STATISTIC = "inverted_cdf"   # quantiles that are draws themselves: an infinite ratio stays infinite
+
+
+def family_label(record, fields):
+    """A run's family: 'field=value' for each of fields, read from the record's config."""
+    config = record.get("config") or {}
+    return ", ".join(f"{f}={config.get(f, record.get(f))}" for f in fields)
+
+
+def split_families(records, fields):
+    """{family label: its records}, labels sorted."""
+    families = {}
+    for r in records:
+        families.setdefault(family_label(r, fields), []).append(r)
+    return dict(sorted(families.items()))
+
+
+def n_at_loss(E, A, alpha, L):
+    """N (parameters) at which E + A·N^(−α) = L: (A/(L − E))^(1/α), inf where L <= E (never reached)."""
+    E, A, alpha, L = np.broadcast_arrays(*(np.asarray(v, float) for v in (E, A, alpha, L)))
+    gap = L - E
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        N = np.exp((np.log(A) - np.log(np.where(gap > 0, gap, np.nan))) / alpha)
+    return np.where(gap > 0, N, np.inf)
+
+
+def family_law(N, L, n_boot, seed, label, quiet):
+    """One family's L(N) = E_D + A·N^(−α): the fit, its bootstrap intervals and draws (E, A, alpha)."""
+    spec = power_law_spec(N)
+    law = fit_law(spec, L)
+    boot = bootstrap_law(spec, L, law, n_boot=n_boot, seed=seed, label=label, quiet=quiet)
+    draws = {k: boot["samples"][k] for k in ("E", "A", "alpha")}
+    return dict(N=N, L=L, E=law["E"], A=law["A"], alpha=law["alpha"], rms=law["rms"],
+                ci={k: boot["ci"][k] for k in ("E", "alpha")}, _draws=draws)
+
+
+def interval(samples):
+    """The central CI% of samples as draws themselves (order statistics), so infinite draws stay infinite;
+    NaN draws (failed refits) are left out."""
+    samples = samples[~np.isnan(samples)]
+    return [float(np.quantile(samples, q, method=ORDER_STATISTIC)) for q in ((50 - CI / 2) / 100, (50 + CI / 2) / 100)]
+
+
+def ratio_at_middle(law, ref):
+    """N_f(L*)/N_ref(L*) at L* = the reference's loss at the geometric middle of its N, with its interval
+    and the fraction of draws in which f never reaches L*."""
+    middle = float(np.exp(np.mean(np.log([ref["N"].min(), ref["N"].max()]))))
+    target = ref["E"] + ref["A"] * middle ** -ref["alpha"]
+    d, r = law["_draws"], ref["_draws"]
+    targets = r["E"] + r["A"] * middle ** -r["alpha"]
+    draws = n_at_loss(d["E"], d["A"], d["alpha"], targets) / middle
+    return dict(N_ref=middle, L=float(target), ratio=float(n_at_loss(law["E"], law["A"], law["alpha"], target) / middle),
+                ci=interval(draws), never_reached=float(np.mean(~np.isfinite(draws))))
+
+
+def compare(families, reference, n_boot=1000, seed=0, quiet=False):
+    """
+    families: {label: (N, L)} arrays of one point per width (the best lr of each, one D). Returns
+    {label: law} (family_law, plus 'ratio' against the reference for the others). Each family is
+    bootstrapped with the same seed: its runs are resampled independently of every other family's.
+    """
+    if reference not in families:
+        raise ValueError(f"reference family {reference!r} is not among {', '.join(families)}")
+    laws = {label: family_law(np.asarray(N, float), np.asarray(L, float), n_boot, seed + i, label, quiet)
+            for i, (label, (N, L)) in enumerate(families.items())}
+    for label, law in laws.items():
+        if label != reference:
+            law["ratio"] = ratio_at_middle(law, laws[reference])
+    return laws
+
+
+def report(laws, reference, D):
+    """The comparison as text lines: each family's law and its N ratio against the reference."""
+    lines = [f"L(N) = E_D + A·N^-alpha at D = {D:,.0f} tokens, per family (best lr of each width); "
+             f"N ratio at equal loss against {reference}:"]
+    for label, law in laws.items():
+        line = (f"  {label:<28} alpha {law['alpha']:.3f} [{law['ci']['alpha'][0]:.3f}, {law['ci']['alpha'][1]:.3f}]"
+                f"  E_D {law['E']:.4f}  rms {law['rms']:.4f}  ({len(law['N'])} widths)")
+        if "ratio" in law:
+            r = law["ratio"]
+            line += (f"\n  {'':<28} N/N_ref at L = {r['L']:.4f} (N_ref = {r['N_ref']:,.0f}): {r['ratio']:.3g} "
+                     f"[{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]" +
+                     (f", never reached in {r['never_reached']:.0%} of draws" if r["never_reached"] else ""))
+        lines.append(line)
+    return lines
+
+
+def to_json(laws):
+    """The laws without their draws; non-finite numbers as None (JSON has no inf)."""
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items() if not k.startswith("_")}
+        if isinstance(v, (list, tuple, np.ndarray)):
+            return [clean(x) for x in v]
+        return float(v) if math.isfinite(float(v)) else None
+    return {label: clean(law) for label, law in laws.items()}
+
+
+def plot(laws, reference, path, runs=None):
+    """Left: L(N) per family with its law (and every lr tried, faint, when runs {label: (N, L)} are given);
+    right: the N ratio against the reference along the reference's loss range."""
+    fig, (left, right) = plotting.figure(1, 2, figsize=(11, 4.2))
+    ref = laws[reference]
+    grid = np.geomspace(min(l["N"].min() for l in laws.values()), max(l["N"].max() for l in laws.values()), 100)
+    losses = ref["E"] + ref["A"] * np.geomspace(ref["N"].min(), ref["N"].max(), 50) ** -ref["alpha"]
+    for i, (label, law) in enumerate(laws.items()):
+        color = f"C{i}"
+        if runs and label in runs:
+            left.scatter(*runs[label], s=8, color=color, alpha=0.25)
+        left.scatter(law["N"], law["L"], color=color, label=f"{label}: α = {law['alpha']:.2f}")
+        left.plot(grid, law["E"] + law["A"] * grid ** -law["alpha"], color=color, lw=1)
+        if label != reference:
+            N_ref = n_at_loss(ref["E"], ref["A"], ref["alpha"], losses)
+            right.plot(losses, n_at_loss(law["E"], law["A"], law["alpha"], losses) / N_ref, color=color, label=label)
+            r = law["ratio"]
+            right.errorbar([r["L"]], [r["ratio"]], yerr=np.abs(np.array([r["ci"]]).T - r["ratio"]), fmt="o",
+                           color=color, capsize=3)
+    left.set(xscale="log", yscale="log", xlabel="N (parameters)", ylabel="loss (nats per token)",
+             title="best-lr loss at one budget, per parametrization")
+    right.axhline(1, color="gray", lw=0.8)
+    right.set(yscale="log", xlabel="loss L* (nats per token)", ylabel=f"N(L*) / N_{{{reference}}}(L*)",
+              title="parameters needed for equal loss, against " + reference)
+    left.legend(fontsize=8)
+    right.legend(fontsize=8)
+    return plotting.savefig(fig, path, dpi=110)
