@@ -23,6 +23,7 @@ import numpy as np
 
 import plotting
 from lawfit import CI, bootstrap_law, fit_law, power_law_spec
+from records import best_runs
 
 ORDER_STATISTIC = "inverted_cdf"   # quantiles that are draws themselves: an infinite ratio stays infinite
 
@@ -39,6 +40,28 @@ def split_families(records, fields):
     for r in records:
         families.setdefault(family_label(r, fields), []).append(r)
     return dict(sorted(families.items()))
+
+
+def family_points(records, label, D, n_def, min_widths=5):
+    """((N, L) of the best lr at each width, (N, L) of every lr tried) among a family's records of D tokens:
+    N parameters (params[n_def]), L nats per token."""
+    at_D = [r for r in records if r["tokens"] == D]
+    best = best_runs(at_D)
+    if len(best) < min_widths:
+        raise ValueError(f"{label}: {len(best)} widths at D = {D:,} tokens; a law L(N) needs {min_widths}")
+    return tuple((np.array([r["params"][n_def] for r in rs], float), np.array([r["loss"] for r in rs], float))
+                 for rs in (best, at_D))
+
+
+def shared_budget(families, min_widths=5):
+    """The largest D (tokens) at which every family {label: records} has min_widths widths."""
+    def widths(rs, D):
+        return len({r["config"].get("width") for r in rs if r["tokens"] == D})
+    shared = set.intersection(*({r["tokens"] for r in rs} for rs in families.values()))
+    D = max((D for D in shared if all(widths(rs, D) >= min_widths for rs in families.values())), default=None)
+    if D is None:
+        raise ValueError(f"no training budget D has {min_widths} widths in every family; compare them at one D")
+    return D
 
 
 def n_at_loss(E, A, alpha, L):

@@ -44,7 +44,7 @@ from fitplot import plot_all
 from interpolation import interpolation_estimator
 from lawfit import (CI, DELTA, KEEP, N_BOOT, bootstrap_law, fit_law, joint_fit, joint_spec,
                     kaplan_spec, power_law_spec, separable_spec)
-from records import group_key, read_records, warn
+from records import best_runs, read_records
 
 NN_BOOT = 20        # bootstrap refits of the interpolation network (each takes ~2 s)
 MIN_POINTS_1D = 5   # distinct x a one-dimensional law needs: 3 parameters and 2 degrees of freedom left
@@ -56,41 +56,6 @@ class FitError(ValueError):
 
 # -----------------------------------------------------------------------------
 # reading runs
-
-
-def best_runs(records, warn_edge=True):
-    """
-    One record per experiment (records.group_key: the whole configuration except lr and seed): at the learning
-    rate with the lowest seed-mean final loss, with `loss` and `curve` averaged over that lr's seeds.
-    Adds `seeds`, `lr_grid` and `lr_edge` (True when the best lr is the smallest or largest tried, so the true
-    optimum may lie outside the grid; warned about unless warn_edge is False).
-    """
-    groups = {}
-    for r in records:
-        groups.setdefault(group_key(r), []).append(r)
-    best = []
-    for group in groups.values():
-        by_lr = {}
-        for r in group:
-            by_lr.setdefault(r.get("lr"), []).append(r)
-        lrs = sorted(by_lr, key=lambda lr: (lr is None, lr))
-        lr = min(lrs, key=lambda lr: np.mean([r["loss"] for r in by_lr[lr]]))
-        seeds = by_lr[lr]
-        out = dict(seeds[0], loss=float(np.mean([r["loss"] for r in seeds])), seeds=len(seeds), lr_grid=lrs,
-                   lr_edge=len(lrs) > 1 and lr in (lrs[0], lrs[-1]), curve=mean_curve(seeds))
-        if out["lr_edge"] and warn_edge:
-            warn(f"run {out.get('run')}: best lr {lr} is at the edge of the lr grid {lrs[0]}..{lrs[-1]}")
-        best.append(out)
-    return best
-
-
-def mean_curve(records):
-    """The seed-mean of the records' curves when they share their token grid, else the first record's curve."""
-    curves = [r.get("curve") or [] for r in records]
-    grids = {tuple(t for t, _ in c) for c in curves}
-    if len(grids) != 1 or not curves[0]:
-        return curves[0]
-    return [[t, float(np.mean([c[i][1] for c in curves]))] for i, (t, _) in enumerate(curves[0])]
 
 
 def runs_from_records(records, n_def="total"):
@@ -490,29 +455,18 @@ def check_args(args):
     return design, floor
 
 
-def family_points(records, label, D, n_def):
-    """((N, L) of the best lr at each width, (N, L) of every lr tried) among a family's records of D tokens:
-    N parameters (params[n_def]), L nats per token."""
-    at_D = [r for r in records if r["tokens"] == D]
-    best = best_runs(at_D)
-    if len(best) < MIN_POINTS_1D:
-        raise FitError(f"{label}: {len(best)} widths at D = {D:,} tokens; a law L(N) needs {MIN_POINTS_1D}")
-    return tuple((np.array([r["params"][n_def] for r in rs], float), np.array([r["loss"] for r in rs], float))
-                 for rs in (best, at_D))
-
-
 def compare_command(args):
     """--compare: the records split into families by the named config fields, one L(N) law each at the
-    largest D they all share (efficiency.py), and each family's N ratio at equal loss against --reference."""
+    largest D at which every family has MIN_POINTS_1D widths (efficiency.py), and each family's N ratio at
+    equal loss against --reference."""
     fields = [f.strip() for f in args.compare.split(",") if f.strip()]
     families = efficiency.split_families([r for r in read_records(args.paths) if r.get("status") == "ok"], fields)
     if len(families) < 2:
         raise FitError(f"--compare {args.compare}: the ok runs form {len(families)} family; comparing needs 2")
     reference = args.reference or next((f for f in families if "param=mup" in f), next(iter(families)))
-    D = max(set.intersection(*({r["tokens"] for r in rs} for rs in families.values())), default=None)
-    if D is None:
-        raise FitError("the families share no training budget D; compare them at one D")
-    points = {label: family_points(rs, label, D, args.n_def) for label, rs in families.items()}
+    D = efficiency.shared_budget(families, MIN_POINTS_1D)
+    points = {label: efficiency.family_points(rs, label, D, args.n_def, MIN_POINTS_1D)
+              for label, rs in families.items()}
     laws = efficiency.compare({k: best for k, (best, _) in points.items()}, reference, args.boot, args.seed, args.quiet)
     print("\n".join(efficiency.report(laws, reference, D)))
     if args.json:

@@ -13,6 +13,7 @@ rung OUT/<rung>/spec.json, runs.jsonl, fit.json (fit.py's format).
 """
 
 import argparse
+import json
 import os
 import re
 import time
@@ -91,13 +92,14 @@ def largest_budget(s):
     return max(cli.parse_count(t) for t in s["grid"]["tokens"])
 
 
-def warn_epochs(s, text):
-    """Warn when the text rung's largest budget or a teacher's training is more than one epoch of the
-    corpus (tokens of its training split): a larger corpus belongs with --text."""
+def warn_epochs(s, text, names):
+    """Warn when the text rung's largest budget or a teacher's training (where the rungs `names` include
+    them) is more than one epoch of the corpus (tokens of its training split): a larger corpus belongs with
+    --text."""
     size = corpus.corpus_tokens(text, s["vocab"], "train").size
-    for what, tokens in (("the text rung's largest budget", largest_budget(s)),
-                         ("a teacher's training", s["teacher"]["tokens"])):
-        if tokens > size:
+    for what, tokens, wanted in (("the text rung's largest budget", largest_budget(s), "text" in names),
+                                 ("a teacher's training", s["teacher"]["tokens"], any(n[0] == "T" for n in names))):
+        if wanted and tokens > size:
             print(f"warning: {what} ({tokens:,} tokens) is {tokens / size:.1f} epochs of the corpus "
                   f"({size:,} tokens); give a larger one with --text", flush=True)
 
@@ -148,22 +150,36 @@ def fit_rung(directory, runs_wanted, n_boot=200):
     return dict(V=best[0]["V"], floor=None if floor is None else float(np.mean(floor)), E=law["E"] if floor is None
                 else float(np.mean(floor)), E_fitted=floor is None, alpha=law["alpha"], beta=law["beta"],
                 ci=dict(alpha=boot["ci"]["alpha"], beta=boot["ci"]["beta"]), points=len(best),
-                lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"],
+                lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"], train_s=training_seconds(found),
                 _samples={k: boot["samples"][k] for k in ("alpha", "beta")})
+
+
+def training_seconds(found):
+    """Process-seconds the rung's training took, however many invocations it spanned: per stable phase (the
+    runs whose configs differ only in tokens) its longest record's time_s, which counts the phase and every
+    branch trained before it, summed."""
+    phases = {}
+    for r in found:
+        key = json.dumps({k: v for k, v in r["config"].items() if k != "tokens"}, sort_keys=True)
+        phases[key] = max(phases.get(key, 0.0), r["time_s"])
+    return float(sum(phases.values()))
 
 
 def run_rung(name, flags, out, s, device, n_boot, jobs=1):
     """One rung: its sweep spec (OUT/<rung>/spec.json), the sweep (train.py --sweep with `jobs` worker
     processes: a rerun skips finished runs), and its joint fit, written to OUT/<rung>/fit.json in fit.py's
-    format; returns the table's row, wall_s the seconds this call took (a resumed rung counts what it ran)."""
+    format; returns the table's row. Its wall_s is train_s (the rung's training, over every invocation: see
+    training_seconds) plus fit_s (this call's fit), the seconds one process needs for the rung; --jobs K
+    divides the training part by up to K."""
     directory = os.path.join(out, slug(name))
     spec = os.path.join(directory, "spec.json")
     write_json(spec, dict(flags, **s["grid"]))
     print(f"== rung {name}: python train.py --sweep {spec} --out {directory} --jobs {jobs}", flush=True)
-    start = time.time()
     train.main(["--sweep", spec, "--out", directory, "--device", device, "--jobs", str(jobs)])
+    start = time.time()
     row = dict(rung=name, **fit_rung(directory, grid_runs(spec), n_boot))
-    row["wall_s"] = time.time() - start
+    row["fit_s"] = time.time() - start
+    row["wall_s"] = row["train_s"] + row["fit_s"]
     write_json(os.path.join(directory, "fit.json"), dict(joint=dict({k: row[k] for k in ("E", "alpha", "beta")},
                                                                      ci=row["ci"])))
     return row
@@ -175,7 +191,7 @@ def ladder(out, scale="cpu", device="auto", n_boot=200, only=None, text=None, jo
     the table's rows; a teacher rung's teacher_s is its teacher's training time (its record's time_s)."""
     s = SCALES[scale]
     chosen = chosen_rungs(scale, os.path.join(out, "data"), only, text)
-    warn_epochs(s, text)
+    warn_epochs(s, text, [name for name, _ in chosen])
     rows = []
     for name, flags in chosen:
         teacher_s = make_teacher_data(int(name[1]), out, s, device, text) if flags["graph"].startswith("teacher:") else 0.0

@@ -10,12 +10,15 @@ Run records: one JSON object per line in `*.jsonl` files (DESIGN.md, "The run re
   mid-write) or not an object is skipped with a warning naming its file and line.
 - `group_key`: the experiment a record belongs to, its whole configuration except lr and seed: the best-lr
   reduction averages seeds and compares learning rates within a group, never across groups.
+- `best_runs`: that reduction, one record per group at the learning rate of lowest seed-mean loss.
 """
 import dataclasses
 import hashlib
 import json
 import os
 import sys
+
+import numpy as np
 
 REDUCED = ("lr", "seed")  # what the best-lr reduction varies within one group
 
@@ -124,3 +127,38 @@ def summary(record):
     if record.get("floor") is None:
         return f"loss {record['loss']:.4f} nats (floor unknown)"
     return f"loss {record['loss']:.4f} nats, floor {record['floor']:.4f}, excess {record['excess']:.4f}"
+
+
+def best_runs(records, warn_edge=True):
+    """
+    One record per experiment (records.group_key: the whole configuration except lr and seed): at the learning
+    rate with the lowest seed-mean final loss, with `loss` and `curve` averaged over that lr's seeds.
+    Adds `seeds`, `lr_grid` and `lr_edge` (True when the best lr is the smallest or largest tried, so the true
+    optimum may lie outside the grid; warned about unless warn_edge is False).
+    """
+    groups = {}
+    for r in records:
+        groups.setdefault(group_key(r), []).append(r)
+    best = []
+    for group in groups.values():
+        by_lr = {}
+        for r in group:
+            by_lr.setdefault(r.get("lr"), []).append(r)
+        lrs = sorted(by_lr, key=lambda lr: (lr is None, lr))
+        lr = min(lrs, key=lambda lr: np.mean([r["loss"] for r in by_lr[lr]]))
+        seeds = by_lr[lr]
+        out = dict(seeds[0], loss=float(np.mean([r["loss"] for r in seeds])), seeds=len(seeds), lr_grid=lrs,
+                   lr_edge=len(lrs) > 1 and lr in (lrs[0], lrs[-1]), curve=mean_curve(seeds))
+        if out["lr_edge"] and warn_edge:
+            warn(f"run {out.get('run')}: best lr {lr} is at the edge of the lr grid {lrs[0]}..{lrs[-1]}")
+        best.append(out)
+    return best
+
+
+def mean_curve(records):
+    """The seed-mean of the records' curves when they share their token grid, else the first record's curve."""
+    curves = [r.get("curve") or [] for r in records]
+    grids = {tuple(t for t, _ in c) for c in curves}
+    if len(grids) != 1 or not curves[0]:
+        return curves[0]
+    return [[t, float(np.mean([c[i][1] for c in curves]))] for i, (t, _) in enumerate(curves[0])]

@@ -88,7 +88,7 @@ CASES = [
     ("fit", ["latin1.csv"], "UTF-8"), ("fit", ["short.csv"], "short.csv:3"), ("fit", ["adir"], "no run records"),
     ("fit", ["short.csv", "runs.jsonl"], "not both"), ("fit", [], "records"),
     ("fit", ["runs.jsonl", "--compare", "param"], "1 family"), ("fit", ["short.csv", "--compare", "param"], "CSV"),
-    ("fit", ["runs.jsonl", "--compare", "width"], "widths at D"),
+    ("fit", ["runs.jsonl", "--compare", "width"], "widths in every family"),
     # graphs.py
     ("graphs", ["er", "--nodes", "5", "--edges", "100"], "edges"), ("graphs", ["er", "--kappa", "nan"], "kappa"),
     ("graphs", ["ba", "--nodes", "3", "--m", "5"], "m"), ("graphs", ["er", "--json", "/proc/x.json"], "/proc"),

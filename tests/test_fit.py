@@ -315,7 +315,7 @@ def test_ratio_interval_covers_the_planted_ratio():
     covered = 0
     for seed in range(8):
         families = efficiency.split_families(efficiency_records(2.0, seed=seed), ["param"])
-        points = {label: fit.family_points(rs, label, 1_000_000, "total")[0] for label, rs in families.items()}
+        points = {label: efficiency.family_points(rs, label, 1_000_000, "total")[0] for label, rs in families.items()}
         lo, hi = efficiency.compare(points, "param=mup", n_boot=100, quiet=True)["param=sp"]["ratio"]["ci"]
         covered += lo <= 2.0 <= hi
     assert covered >= 4
