@@ -11,9 +11,9 @@ fitted the way fit.py fits every law (Huber on log L, L-BFGS from a grid of star
 fitted: at a finite D the loss tends to a D-limited value above the floor, not to the floor itself.
 
 The comparison is the ratio of N at equal loss, N_f(L*) / N_ref(L*), with N(L) = (A / (L − E_D))^(1/α) the
-inverse of a family's law and L* the loss the reference's law gives at the geometric middle of its N range
-(so N_ref(L*) is that middle): a ratio of 2 means family f needs twice the parameters of the reference for the
-same loss; infinite when f's law never gets down to L*. Its 95% interval comes from bootstrap draws of both
+inverse of a family's law and L* the lowest loss that every family reaches inside its own grid (the largest
+of the families' best losses), so that no family's N(L*) is an extrapolation: a ratio of 2 means family f
+needs twice the parameters of the reference for the same loss; infinite when f's law never gets down to L*. Its 95% interval comes from bootstrap draws of both
 laws (runs resampled within each family, independently; draw i of each taken together). Barkeshli et al.
 (2026) report that μP is the more parameter-efficient: a ratio above 1 for SP against μP.
 """
@@ -90,31 +90,36 @@ def interval(samples):
     return [float(np.quantile(samples, q, method=ORDER_STATISTIC)) for q in ((50 - CI / 2) / 100, (50 + CI / 2) / 100)]
 
 
-def ratio_at_middle(law, ref):
-    """N_f(L*)/N_ref(L*) at L* = the reference's loss at the geometric middle of its N, with its interval
-    and the fraction of draws in which f never reaches L*."""
-    middle = float(np.exp(np.mean(np.log([ref["N"].min(), ref["N"].max()]))))
-    target = ref["E"] + ref["A"] * middle ** -ref["alpha"]
+def common_loss(families):
+    """L* (nats): the lowest loss that every family reaches within its own grid, max over families of their
+    best loss, so that each family's N(L*) is read inside its measured N range, not extrapolated."""
+    return float(max(np.min(L) for _, L in families.values()))
+
+
+def ratio_at(law, ref, target):
+    """N_f(L*)/N_ref(L*) at L* = target (nats): the fits' ratio, its interval over the paired bootstrap draws,
+    and the fraction of draws in which f's law never gets down to L*."""
     d, r = law["_draws"], ref["_draws"]
-    targets = r["E"] + r["A"] * middle ** -r["alpha"]
-    draws = n_at_loss(d["E"], d["A"], d["alpha"], targets) / middle
-    return dict(N_ref=middle, L=float(target), ratio=float(n_at_loss(law["E"], law["A"], law["alpha"], target) / middle),
+    draws = n_at_loss(d["E"], d["A"], d["alpha"], target) / n_at_loss(r["E"], r["A"], r["alpha"], target)
+    ratio = n_at_loss(law["E"], law["A"], law["alpha"], target) / n_at_loss(ref["E"], ref["A"], ref["alpha"], target)
+    return dict(L=target, N_ref=float(n_at_loss(ref["E"], ref["A"], ref["alpha"], target)), ratio=float(ratio),
                 ci=interval(draws), never_reached=float(np.mean(~np.isfinite(draws))))
 
 
 def compare(families, reference, n_boot=1000, seed=0, quiet=False):
     """
     families: {label: (N, L)} arrays of one point per width (the best lr of each, one D). Returns
-    {label: law} (family_law, plus 'ratio' against the reference for the others). Each family is
-    bootstrapped with the same seed: its runs are resampled independently of every other family's.
+    {label: law} (family_law, plus 'ratio' against the reference at common_loss for the others). Each family
+    is bootstrapped with its own seed: its runs are resampled independently of every other family's.
     """
     if reference not in families:
         raise ValueError(f"reference family {reference!r} is not among {', '.join(families)}")
     laws = {label: family_law(np.asarray(N, float), np.asarray(L, float), n_boot, seed + i, label, quiet)
             for i, (label, (N, L)) in enumerate(families.items())}
+    target = common_loss(families)
     for label, law in laws.items():
         if label != reference:
-            law["ratio"] = ratio_at_middle(law, laws[reference])
+            law["ratio"] = ratio_at(law, laws[reference], target)
     return laws
 
 
@@ -147,11 +152,11 @@ def to_json(laws):
 
 def plot(laws, reference, path, runs=None):
     """Left: L(N) per family with its law (and every lr tried, faint, when runs {label: (N, L)} are given);
-    right: the N ratio against the reference along the reference's loss range."""
+    right: the N ratio against the reference at every loss all families reach inside their grids."""
     fig, (left, right) = plotting.figure(1, 2, figsize=(11, 4.2))
     ref = laws[reference]
     grid = np.geomspace(min(l["N"].min() for l in laws.values()), max(l["N"].max() for l in laws.values()), 100)
-    losses = ref["E"] + ref["A"] * np.geomspace(ref["N"].min(), ref["N"].max(), 50) ** -ref["alpha"]
+    losses = np.linspace(max(l["L"].min() for l in laws.values()), min(l["L"].max() for l in laws.values()), 50)
     for i, (label, law) in enumerate(laws.items()):
         color = f"C{i}"
         if runs and label in runs:
@@ -162,8 +167,10 @@ def plot(laws, reference, path, runs=None):
             N_ref = n_at_loss(ref["E"], ref["A"], ref["alpha"], losses)
             right.plot(losses, n_at_loss(law["E"], law["A"], law["alpha"], losses) / N_ref, color=color, label=label)
             r = law["ratio"]
-            right.errorbar([r["L"]], [r["ratio"]], yerr=np.abs(np.array([r["ci"]]).T - r["ratio"]), fmt="o",
-                           color=color, capsize=3)
+            if math.isfinite(r["ratio"]):  # an infinite end of the interval is drawn to the top of the axes
+                ci = np.minimum(np.array(r["ci"]), 1e3 * r["ratio"])
+                right.errorbar([r["L"]], [r["ratio"]], yerr=np.abs(ci[:, None] - r["ratio"]), fmt="o", color=color,
+                               capsize=3)
     left.set(xscale="log", yscale="log", xlabel="N (parameters)", ylabel="loss (nats per token)",
              title="best-lr loss at one budget, per parametrization")
     right.axhline(1, color="gray", lw=0.8)

