@@ -150,19 +150,23 @@ def to_json(laws):
     return {label: clean(law) for label, law in laws.items()}
 
 
-def plot(laws, reference, path, runs=None):
-    """Left: L(N) per family with its law (and every lr tried, faint, when runs {label: (N, L)} are given);
-    right: the N ratio against the reference at every loss all families reach inside their grids."""
-    fig, (left, right) = plotting.figure(1, 2, figsize=(11, 4.2))
+def plot(laws, reference, path, runs=None, floor=0.0):
+    """Left: the excess L − floor (nats; floor 0: the loss itself) against N per family with its law, and every
+    lr tried, faint, when runs {label: (N, L)} are given; right: the N ratio against the reference at every
+    loss all families reach inside their grids, with the reported L* and its interval."""
+    fig, (left, right) = plotting.figure(1, 2, figsize=(12, 4.5))
     ref = laws[reference]
     grid = np.geomspace(min(l["N"].min() for l in laws.values()), max(l["N"].max() for l in laws.values()), 100)
     losses = np.linspace(max(l["L"].min() for l in laws.values()), min(l["L"].max() for l in laws.values()), 50)
+    top = max(l["L"].max() for l in laws.values()) - floor
     for i, (label, law) in enumerate(laws.items()):
         color = f"C{i}"
         if runs and label in runs:
-            left.scatter(*runs[label], s=8, color=color, alpha=0.25)
-        left.scatter(law["N"], law["L"], color=color, label=f"{label}: α = {law['alpha']:.2f}")
-        left.plot(grid, law["E"] + law["A"] * grid ** -law["alpha"], color=color, lw=1)
+            N, L = runs[label]
+            kept = L - floor <= 1.5 * top  # diverged runs would squash the axes
+            left.scatter(N[kept], L[kept] - floor, s=8, color=color, alpha=0.25)
+        left.scatter(law["N"], law["L"] - floor, color=color, label=f"{label}: α = {law['alpha']:.2f}")
+        left.plot(grid, law["E"] + law["A"] * grid ** -law["alpha"] - floor, color=color, lw=1)
         if label != reference:
             N_ref = n_at_loss(ref["E"], ref["A"], ref["alpha"], losses)
             right.plot(losses, n_at_loss(law["E"], law["A"], law["alpha"], losses) / N_ref, color=color, label=label)
@@ -171,11 +175,11 @@ def plot(laws, reference, path, runs=None):
                 ci = np.minimum(np.array(r["ci"]), 1e3 * r["ratio"])
                 right.errorbar([r["L"]], [r["ratio"]], yerr=np.abs(ci[:, None] - r["ratio"]), fmt="o", color=color,
                                capsize=3)
-    left.set(xscale="log", yscale="log", xlabel="N (parameters)", ylabel="loss (nats per token)",
-             title="best-lr loss at one budget, per parametrization")
+    left.set(xscale="log", yscale="log", xlabel="N (parameters)", title="best lr of each width, one D",
+             ylabel="excess over the floor (nats per token)" if floor else "loss (nats per token)")
     right.axhline(1, color="gray", lw=0.8)
-    right.set(yscale="log", xlabel="loss L* (nats per token)", ylabel=f"N(L*) / N_{{{reference}}}(L*)",
-              title="parameters needed for equal loss, against " + reference)
-    left.legend(fontsize=8)
-    right.legend(fontsize=8)
+    right.set(yscale="log", xlabel="loss L* (nats per token)", ylabel="N(L*) / N_ref(L*)")
+    right.set_title("parameters for equal loss; ref: " + reference, fontsize=9)
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
     return plotting.savefig(fig, path, dpi=110)

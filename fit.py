@@ -473,7 +473,9 @@ def compare_command(args):
         files.write_json(args.json, dict(D=D, n_def=args.n_def, reference=reference, laws=efficiency.to_json(laws)))
     if args.plot:
         tried = {k: tried for k, (_, tried) in points.items()}
-        print(f"\nplot in {efficiency.plot(laws, reference, os.path.join(args.plot, 'efficiency.png'), tried)}")
+        floors = {r.get("floor") for rs in families.values() for r in rs}  # one known floor: plot the excess
+        floor = floors.pop() if len(floors) == 1 and None not in floors else 0.0
+        print(f"\nplot in {efficiency.plot(laws, reference, os.path.join(args.plot, 'efficiency.png'), tried, floor)}")
 
 
 def fit_command(args):
