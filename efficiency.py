@@ -13,8 +13,9 @@ fitted: at a finite D the loss tends to a D-limited value above the floor, not t
 The comparison is the ratio of N at equal loss, N_f(L*) / N_ref(L*), with N(L) = (A / (L − E_D))^(1/α) the
 inverse of a family's law and L* the lowest loss that every family reaches inside its own grid (the largest
 of the families' best losses), so that no family's N(L*) is an extrapolation: a ratio of 2 means family f
-needs twice the parameters of the reference for the same loss; infinite when f's law never gets down to L*. Its 95% interval comes from bootstrap draws of both
-laws (runs resampled within each family, independently; draw i of each taken together). Barkeshli et al.
+needs twice the parameters of the reference for the same loss; infinite when f's law never gets down to L*.
+Its 95% interval comes from bootstrap draws of both laws (runs resampled within each family, independently;
+draw i of each taken together). Barkeshli et al.
 (2026) report that μP is the more parameter-efficient: a ratio above 1 for SP against μP.
 """
 import math
@@ -101,9 +102,9 @@ def ratio_at(law, ref, target):
     and the fraction of draws in which f's law never gets down to L*."""
     d, r = law["_draws"], ref["_draws"]
     draws = n_at_loss(d["E"], d["A"], d["alpha"], target) / n_at_loss(r["E"], r["A"], r["alpha"], target)
-    ratio = n_at_loss(law["E"], law["A"], law["alpha"], target) / n_at_loss(ref["E"], ref["A"], ref["alpha"], target)
-    return dict(L=target, N_ref=float(n_at_loss(ref["E"], ref["A"], ref["alpha"], target)), ratio=float(ratio),
-                ci=interval(draws), never_reached=float(np.mean(~np.isfinite(draws))))
+    N_ref = float(n_at_loss(ref["E"], ref["A"], ref["alpha"], target))
+    ratio = float(n_at_loss(law["E"], law["A"], law["alpha"], target)) / N_ref
+    return dict(L=target, N_ref=N_ref, ratio=ratio, ci=interval(draws), never_reached=float(np.mean(~np.isfinite(draws))))
 
 
 def compare(families, reference, n_boot=1000, seed=0, quiet=False):
@@ -137,17 +138,6 @@ def report(laws, reference, D):
                      (f", never reached in {r['never_reached']:.0%} of draws" if r["never_reached"] else ""))
         lines.append(line)
     return lines
-
-
-def to_json(laws):
-    """The laws without their draws; non-finite numbers as None (JSON has no inf)."""
-    def clean(v):
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items() if not k.startswith("_")}
-        if isinstance(v, (list, tuple, np.ndarray)):
-            return [clean(x) for x in v]
-        return float(v) if math.isfinite(float(v)) else None
-    return {label: clean(law) for label, law in laws.items()}
 
 
 def plot(laws, reference, path, runs=None, floor=0.0):

@@ -470,9 +470,9 @@ def compare_command(args):
     laws = efficiency.compare({k: best for k, (best, _) in points.items()}, reference, args.boot, args.seed, args.quiet)
     print("\n".join(efficiency.report(laws, reference, D)))
     if args.json:
-        files.write_json(args.json, dict(D=D, n_def=args.n_def, reference=reference, laws=efficiency.to_json(laws)))
+        files.write_json(args.json, dict(D=D, n_def=args.n_def, reference=reference, laws=to_json(laws)))
     if args.plot:
-        tried = {k: tried for k, (_, tried) in points.items()}
+        tried = {label: every_lr for label, (_, every_lr) in points.items()}
         floors = {r.get("floor") for rs in families.values() for r in rs}  # one known floor: plot the excess
         floor = floors.pop() if len(floors) == 1 and None not in floors else 0.0
         print(f"\nplot in {efficiency.plot(laws, reference, os.path.join(args.plot, 'efficiency.png'), tried, floor)}")

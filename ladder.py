@@ -209,7 +209,8 @@ def monotonic(rows, order=MONOTONIC_ORDER):
     confidence the fraction of bootstrap draws (rungs resampled independently, draw i of each together)
     whose exponents give the same verdict: a confidence near 1 is a verdict the noise does not overturn.
     """
-    chain = [next(r for r in rows if r["rung"] == name) for name in order if any(r["rung"] == name for r in rows)]
+    by_name = {r["rung"]: r for r in rows}
+    chain = [by_name[name] for name in order if name in by_name]
     if len(chain) < 3:
         return dict(rungs=[r["rung"] for r in chain], skipped="fewer than 3 of the rungs " + " -> ".join(order))
     out = dict(rungs=[r["rung"] for r in chain])
