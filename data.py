@@ -3,8 +3,8 @@ Every dataset a run trains on, behind one interface (`Data`): walks on a chain w
 matrix P (graphs.py), the corpus itself (corpus.py), and sequences sampled from a teacher GPT (teacher.py).
 
 A Data gives the stream of training batches, the held-out eval set (the same for every run of a sweep), the
-expected loss of a model's predictions, and the floor, the exact minimum of that loss in nats per
-prediction (DESIGN.md, "Floor"), or None where nobody knows it (natural text).
+expected loss of a model's predictions, and the floor, the exact minimum of that loss on that eval set in nats
+per prediction (DESIGN.md, "Floor"), or None where nobody knows it (natural text).
 
 The teacher-sample directory format is read and written here, and only here:
 
@@ -34,6 +34,7 @@ GRAPHS = ("er", "ba", "file", "percolation", "critical-er", "critical-trees", "b
 DATASETS = GRAPHS + ("text", "teacher:PATH")
 TEACHER_ARRAYS = (("tokens.bin", np.uint16), ("eval_tokens.bin", np.uint16),
                   ("entropy.bin", np.float32), ("eval_entropy.bin", np.float32))
+TEACHER_FILES = [name for name, _ in TEACHER_ARRAYS] + ["teacher.pt", "meta.json"]  # what write_teacher_samples writes
 
 
 @dataclass
@@ -42,11 +43,14 @@ class Data:
     device from batch number `step` on; eval_tokens (n, T+1) are held out, the same for every run;
     expected_loss(log_probs, tokens) is the mean nats of the predictions log_probs (n, T, V) on
     tokens (n, T+1) against the true next-token distributions (against the sampled next token where the
-    truth is unknown: text). floor: the exact minimum of that loss, nats per prediction, or None."""
+    truth is unknown: text). floor: the exact minimum of that loss on eval_tokens, nats per prediction, or
+    None. floor_population: the same minimum over the whole population the eval set is drawn from (the
+    entropy rate, for walks with a stationary start), for reference, or None."""
     name: str
     args: dict
     V: int
     floor: float | None
+    floor_population: float | None
     batches: object
     eval_tokens: torch.Tensor
     expected_loss: object
@@ -113,7 +117,9 @@ def chain(cfg):
 
 def walk_data(cfg, device):
     """Walks on a graph, fresh every step (or a fixed dataset of data_tokens predictions reused over
-    epochs); the floor is the exact expected loss of P itself (graphs.Graph.loss_floor)."""
+    epochs). The floor is the exact expected loss of P itself on the eval walks (walks.eval_floor), not the
+    population's (chain.Graph.loss_floor): the eval set's own mean entropy differs from it by sampling noise,
+    and an excess measured against the population's could go negative."""
     graph, length = chain(cfg), cfg.block_size + 1
 
     def batches(seed, step):
@@ -122,8 +128,9 @@ def walk_data(cfg, device):
             return walks.fixed_dataset_batches(graph, n_walks * length, cfg.batch_size, length, seed, device,
                                                cfg.start, step)
         return walks.fresh_batches(graph, cfg.batch_size, length, seed, device, cfg.start, step)
-    return Data(graph.name, graph.args, graph.V, graph.loss_floor(cfg.start, cfg.block_size), batches,
-                walks.eval_set(graph, cfg.eval_walks, length, EVAL_SEED, device, cfg.start),
+    eval_tokens = walks.eval_set(graph, cfg.eval_walks, length, EVAL_SEED, device, cfg.start)
+    return Data(graph.name, graph.args, graph.V, walks.eval_floor(eval_tokens[:, :-1], graph),
+                graph.loss_floor(cfg.start, cfg.block_size), batches, eval_tokens,
                 lambda log_probs, tokens: walks.expected_loss(log_probs, tokens[:, :-1], graph))
 
 
@@ -155,8 +162,8 @@ def text_data(cfg, device):
     train_seqs = sequences(corpus.corpus_tokens(cfg.text, cfg.vocab, "train"), length)
     eval_tokens = sequences(corpus.corpus_tokens(cfg.text, cfg.vocab, "val"), length, cfg.eval_walks)
     args = dict(text=cfg.text or "kjv", vocab=cfg.vocab, sequences=len(train_seqs), floor="unknown: natural text")
-    return Data("text", args, cfg.vocab, None, finite_data_batches(train_seqs, cfg, device), eval_tokens.to(device),
-                sampled_loss)
+    return Data("text", args, cfg.vocab, None, None, finite_data_batches(train_seqs, cfg, device),
+                eval_tokens.to(device), sampled_loss)
 
 
 def write_teacher_samples(out, meta, tokens, eval_tokens, entropy, eval_entropy, teacher_path):
@@ -204,7 +211,8 @@ def teacher_data(cfg, device, path):
     """Sequences sampled from a teacher GPT by `teacher.py sample` into the directory `path`. The eval loss is
     the cross-entropy against the teacher's full next-token distributions at the sampling temperature τ,
     and the floor is the mean entropy of those distributions along the eval sequences (so excess is
-    exactly the mean KL(teacher || student) there); the training set's own mean entropy is in args."""
+    exactly the mean KL(teacher || student) there); the training set's own mean entropy (its estimate of the
+    population's) is floor_population, and in args."""
     meta, train_seqs, eval_seqs, eval_entropy = read_teacher_samples(path)
     if meta["length"] != cfg.block_size + 1:
         raise ValueError(f"{path} holds sequences of {meta['length']} tokens; --block-size {cfg.block_size} needs "
@@ -218,5 +226,5 @@ def teacher_data(cfg, device, path):
         target = F.one_hot(logits.argmax(-1), logits.size(-1)).float() if tau == 0 else F.softmax(logits / tau, -1)
         return -(target * log_probs).sum(-1).mean()
     args = {k: meta.get(k) for k in ("path", "teacher", "tau", "sequences", "floor_train", "floor_train_se")}
-    return Data("teacher", args, meta["V"], float(eval_entropy[:n_eval].mean()),
+    return Data("teacher", args, meta["V"], float(eval_entropy[:n_eval].mean()), meta.get("floor_train"),
                 finite_data_batches(train_seqs, cfg, device), eval_seqs[:n_eval].to(device), expected_loss)

@@ -1,7 +1,8 @@
 """
 Token sequences from a graph: batched random walks with O(1) work per token (Walker's alias method), on
 the CPU or on the training device; fresh walks every step, a fixed finite dataset reused over epochs, or
-a held-out eval set; and the exact expected loss of a model's predictions under the true transitions P.
+a held-out eval set; and the exact expected loss of a model's predictions under the true transitions P,
+with its exact minimum on a given set of inputs (the eval set's floor).
 
 A sequence of `length` tokens is one walk of length - 1 steps (T + 1 = 51 tokens: 50 predictions).
 Every stream here is a pure function of (graph, seed, step), so a resumed run gets the same batches.
@@ -289,3 +290,16 @@ def expected_loss(log_probs, tokens, graph):
     picked = log_probs.reshape(-1).gather(0, m * graph.V + columns[slot])
     dtype = torch.promote_types(log_probs.dtype, torch.float32)  # bf16 sums lose too many digits
     return -(values[slot].to(dtype) * picked.to(dtype)).sum() / x.numel()
+
+
+def eval_floor(tokens, graph):
+    """
+    The exact minimum of expected_loss on these inputs, in nats per prediction: the mean over (b, t) of
+    H(P[x_t]), reached by q = P (Gibbs). tokens (B, T) are the inputs x_t, as for expected_loss (a tensor on
+    any device, or an array). A float (float64 sums). It differs from graph.loss_floor, the mean over all
+    walks, by the sampling noise of this set of inputs.
+    """
+    x = torch.as_tensor(tokens).cpu().numpy()
+    if x.size == 0:
+        raise ValueError("eval_floor needs at least one token")
+    return float(graph.row_entropy()[x].mean())

@@ -327,7 +327,7 @@ for width, head_dim in ((R["wide"], 16), (R["narrow"], 4)):
               f"{rec['floor']:.4f}, excess {rec['excess']:.4f} | {rec['params']['total']:,} parameters, {rec['time_s']:.1f} s")
 for rec in one_runs.values():
     check(rec["status"] == "ok" and rec["excess"] > 0, f"run {rec['run']} (width {rec['width']}, {rec['tokens']:,} tokens): excess {rec['excess']:.4f} > 0")
-check(abs(one_runs[R["wide"], R["tokens"]]["floor"] - G.loss_floor()) < 1e-12, "the run's floor is the graph's floor of part 1")
+check(abs(one_runs[R["wide"], R["tokens"]]["floor_population"] - G.loss_floor()) < 1e-12, "the run's population floor is the graph's floor of part 1")
 gain = {w: one_runs[w, 4 * R["tokens"]]["excess"] / one_runs[w, R["tokens"]]["excess"] for w in (R["wide"], R["narrow"])}
 print(f"excess at 4x the tokens / excess at 1x: width {R['wide']}: {gain[R['wide']]:.2f}, width {R['narrow']}: {gain[R['narrow']]:.2f}")
 check(gain[R["wide"]] < gain[R["narrow"]], "4x more data helps the wide model more than the narrow one (the narrow one plateaus)")

@@ -1,4 +1,5 @@
 import itertools
+import math
 import sys
 from pathlib import Path
 
@@ -183,6 +184,55 @@ def test_expected_loss_of_the_truth_is_the_row_entropy():
     assert walks.expected_loss(lp.bfloat16(), tokens, g).dtype == torch.float32
 
 
+def eval_floor_graphs():
+    tokens = np.random.default_rng(0).zipf(1.5, 20_000) % 150  # a Zipfian "text": hubs and rare tokens
+    return [graphs.erdos_renyi(60, 240, kappa=1.0, seed=0), graphs.barabasi_albert(300, 3, kappa=1.0, seed=1),
+            graphs.bigram(tokens, 160)]  # 160 > 150: rows of tokens that never occur, too
+
+
+def log_P(g):
+    with np.errstate(divide="ignore"):
+        return torch.from_numpy(np.log(g.P.toarray()))  # -inf off the edges: expected_loss never reads them
+
+
+@pytest.mark.parametrize("g", eval_floor_graphs())
+def test_eval_floor_is_the_expected_loss_of_P_itself(g):
+    """The model q = P (log P gathered for each input) scores exactly the eval set's floor."""
+    x = walks.eval_set(g, 40, 51, seed=5)[:, :-1]
+    floor = walks.eval_floor(x, g)
+    assert isinstance(floor, float) and abs(walks.expected_loss(log_P(g)[x], x, g).item() - floor) < 1e-9
+    assert floor == walks.eval_floor(x.numpy(), g)  # a tensor or an array
+
+
+@pytest.mark.parametrize("g", eval_floor_graphs())
+def test_no_model_scores_below_the_eval_floor(g):
+    """Gibbs: the cross-entropy against P is at least its entropy, on every input, for any q: random
+    log-softmax outputs (sharp and flat), and P reweighted on its own edges by e^(0.001 noise), which comes
+    within ~4e-7 nats of the floor (second order), closer than the eval set's offset from the population
+    floor on these graphs (3e-4 to 0.06 nats)."""
+    x = walks.eval_set(g, 8, 21, seed=6)[:, :-1]
+    floor, truth = walks.eval_floor(x, g), log_P(g)[x]
+    for seed in range(40):
+        gen = torch.Generator().manual_seed(seed)
+        noise = torch.randn(*x.shape, g.V, generator=gen, dtype=torch.float64)
+        random = torch.log_softmax(noise * (0.1 + seed / 4), -1)
+        near_P = torch.log_softmax(truth + 1e-3 * noise, -1)
+        for lp in (random, near_P):
+            assert walks.expected_loss(lp, x, g).item() - floor >= 0
+
+
+@pytest.mark.parametrize("g", eval_floor_graphs())
+def test_eval_floor_by_brute_force(g):
+    """The floor is the plain mean, over every input token, of -Σ_j P_ij log P_ij of its row."""
+    x = walks.eval_set(g, 10, 31, seed=7)[:, :-1]
+    total = 0.0
+    for i in x.flatten().tolist():
+        row = g.P.getrow(i).toarray()[0]
+        total += -sum(p * math.log(p) for p in row if p > 0)
+    assert abs(walks.eval_floor(x, g) - total / x.numel()) < 1e-12
+    assert abs(walks.eval_floor(x[:1, :1], g) - g.row_entropy()[x[0, 0]]) < 1e-15  # one prediction: its row
+
+
 def test_bad_input():
     g = graphs.erdos_renyi(50, 300, seed=0)
     with pytest.raises(ValueError):
@@ -192,6 +242,7 @@ def test_bad_input():
     for call in [lambda: walks.sample_walks(g, 0, 5), lambda: walks.sample_walks(g, 5, 0),
                  lambda: walks.sample_walks(g, 5, 5, seed=-1), lambda: walks.sample_walks(g, 5, 5, start="zipf"),
                  lambda: walks.WalkSampler(g, backend="jax"),
+                 lambda: walks.eval_floor(torch.zeros(2, 0, dtype=torch.long), g),
                  lambda: next(walks.fixed_dataset_batches(g, 0, 4, 10)),
                  lambda: next(walks.fresh_batches(g, 0, 10))]:
         with pytest.raises(ValueError):
