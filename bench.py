@@ -433,7 +433,7 @@ def check_args(args):
     if args.smoke and not args.gpu:
         raise ValueError("--smoke goes with --gpu (the smoke test of sections 1-4 is --quick)")
     if args.json:
-        check_writable(args.json)
+        check_writable(args.json, kind="json")  # never over a file that is not JSON (an edge list, a record file)
     return widths, sections
 
 

@@ -2,11 +2,16 @@
 The command-line conventions every script of the project shares.
 
 Bad input gets exactly one line on stderr, `error: ...`, and exit status 2, before any work starts:
-never argparse's usage block, never a traceback. Counts accept 2000000, 2e6, 2M, 500k, 1G; numbers must be
-finite unless a flag says otherwise.
+never argparse's usage block, never a traceback. Ctrl-C or SIGTERM inside `resumable` gets one line saying
+how to resume, and exit status 130, once the interrupted work has removed its temporary files. Counts accept
+2000000, 2e6, 2M, 500k, 1G; numbers must be finite unless a flag says otherwise.
 """
 import argparse
+import contextlib
 import math
+import os
+import shlex
+import signal
 import sys
 
 
@@ -33,6 +38,26 @@ def guarded(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except (ValueError, OSError) as e:
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+
+def interrupt(signum, frame):
+    """A signal handler: SIGTERM raises KeyboardInterrupt as Ctrl-C does, so that finally blocks clean up."""
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def resumable(script, argv):
+    """Run the block with SIGTERM as Ctrl-C; either ends the process with one line on stderr saying how to
+    resume (the same command line: script with argv, or sys.argv when argv is None) and status 130."""
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        words = sys.argv if argv is None else [os.path.basename(script), *argv]
+        print(f"interrupted; resume with the same command: {shlex.join(['python', *words])}", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 SUFFIXES = {"k": 1e3, "m": 1e6, "g": 1e9}

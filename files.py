@@ -2,20 +2,29 @@
 Reading and writing files so that nothing already written is lost, no reader ever sees half a file, and a
 malformed input is one clear error.
 
-Every output is checked before work starts (`check_writable`), and written through a temporary file in the
-same directory that replaces the target in one rename (`atomic_write`), so a crash leaves either the old
-file or the new one.
+Every output is checked before work starts: writable (`check_writable`), holding nothing but what the
+command itself writes there (`kind`), and distinct from every input and every other output of the command
+(`check_distinct`). Outputs are written through a temporary file in the target's directory that replaces
+the target in one rename (`atomic_write`), so a crash leaves either the old file or the new one; a device
+or FIFO is never renamed over, only written to.
 """
 import json
 import os
 import tempfile
 
+KINDS = dict(json="JSON", jsonl="JSON Lines", torch="PyTorch", png="PNG")
+MAGIC = dict(torch=(b"PK\x03\x04", b"\x80"), png=(b"\x89PNG",))  # torch.save's zip archive or legacy pickle
+HEAD = dict(json=64 << 20, jsonl=1 << 20, torch=4, png=4)  # bytes read to recognise a file of each kind
+NOT_JSON = object()
 
-def check_writable(path, directory=False):
+
+def check_writable(path, directory=False, kind=None, regular=False):
     """Refuse, before any work, an output that cannot be written: a ValueError naming the path. Creates the
     missing parent directories (or the directory itself with directory=True); never creates, truncates or
     changes the file itself (an existing one is opened for append and closed; for a new one, a probe file
-    is created beside it and removed)."""
+    is created beside it and removed). With kind (a key of KINDS), an existing file must be empty or of that
+    kind, so that a file some other program wrote is never overwritten or appended to. With regular, a
+    device or FIFO is refused too: its writer renames a temporary file over the path, which would replace it."""
     target = path if directory else os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(target, exist_ok=True)
@@ -27,6 +36,8 @@ def check_writable(path, directory=False):
         return path
     if os.path.isdir(path):
         raise ValueError(f"{path}: is a directory, not a file")
+    if os.path.exists(path) and not os.path.isfile(path):
+        return check_special(path, regular)
     try:
         if os.path.exists(path):
             with open(path, "ab"):  # append mode: leaves the file as it is
@@ -37,12 +48,77 @@ def check_writable(path, directory=False):
             os.unlink(probe)
     except OSError as e:
         raise ValueError(f"{path}: cannot write ({e.strerror or e})")
+    if kind and os.path.exists(path) and not holds(path, kind):
+        raise ValueError(f"{path}: exists and is not a {KINDS[kind]} file, so not one this command wrote; "
+                         "refusing to write to it (remove it or choose another path)")
     return path
 
 
+def check_special(path, regular):
+    """check_writable of a device or FIFO: never opened here (opening a FIFO waits for its reader)."""
+    if regular:
+        raise ValueError(f"{path}: not a regular file (this output is written to a temporary file renamed "
+                         "over the path, which would replace it); give a file path")
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"{path}: cannot write (permission denied)")
+    return path
+
+
+def holds(path, kind):
+    """Whether the regular file at path is blank or begins as a file of kind does: a torch archive, a PNG, one
+    JSON value, or JSON Lines with a JSON object on one of its first lines (the first may be cut short by a
+    crash)."""
+    with open(path, "rb") as f:
+        head = f.read(HEAD[kind])
+    if not head.strip():
+        return True
+    if kind in MAGIC:
+        return head.startswith(MAGIC[kind])
+    if kind == "json":
+        return parses(head) is not NOT_JSON
+    return any(isinstance(parses(line), dict) for line in head.splitlines())
+
+
+def parses(text):
+    """The JSON value of bytes text, or NOT_JSON if they are not JSON (or not UTF-8)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return NOT_JSON
+
+
+def same_file(a, b):
+    """Whether paths a and b name one file: equal once symlinks are followed, or one inode (a hard link)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def check_distinct(inputs, outputs):
+    """Refuse, before any work, an output that is one of the command's inputs or another of its outputs
+    (writing one would destroy the other): a ValueError naming both. inputs and outputs are (flag, path)
+    pairs; a pair whose path is None or empty is left out."""
+    inputs, outputs = [(f, p) for f, p in inputs if p], [(f, p) for f, p in outputs if p]
+    for i, (flag, path) in enumerate(outputs):
+        others = [(o, "another output") for o in outputs[:i]] + [(o, "an input") for o in inputs]
+        for (other_flag, other), what in others:
+            if same_file(path, other):
+                raise ValueError(f"{flag} {path}: the same file as {other_flag} {other}, {what} of this command; "
+                                 "refusing to write over it")
+
+
 def atomic_write(path, data):
-    """Write bytes to path through a temporary file in its directory, then one os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write bytes to path through a temporary file in its directory, then one os.replace. Through a symlink
+    the target is replaced (the link stays); a device or FIFO is written to, never renamed over."""
+    path = os.path.realpath(path)
+    if os.path.exists(path) and not os.path.isfile(path):
+        with open(path, "wb") as f:
+            f.write(data)
+        return
+    directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
@@ -53,6 +129,13 @@ def atomic_write(path, data):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def discard(*paths):
+    """Remove the files at paths that exist (temporary files left by an interrupted write)."""
+    for path in paths:
+        if path and os.path.lexists(path):
+            os.remove(path)
 
 
 def write_json(path, obj, indent=1):

@@ -9,22 +9,32 @@ A spec maps run flags (as in `train.py --help`, underscores, no dashes) to a val
 grid is their product, the last key varying fastest. Values go through the config's own field parsers, so
 "2M" and 2000000, or 1 and 1.0, are one run with one id.
 
-Every run's record goes to DIR/runs.jsonl (or runs.I-of-N.jsonl for a shard). A run that is claimed (an
-O_EXCL claim file in DIR/claims) by a live process is skipped by every other process, so concurrent sweeps
-of one grid never train a run twice; a finished run (ok or diverged) is never rerun or recorded twice; a run
-that raised is recorded 'failed' with its error and the sweep goes on (the next invocation retries it).
-kill -9 at any moment loses at most the steps since the run's last checkpoint (DIR/ckpt).
+Every run's record goes to DIR/runs.jsonl (or runs.I-of-N.jsonl for a shard). A process claims a run by
+locking its file in DIR/claims (fcntl.flock) for as long as it trains it: every other process skips it, and
+says so, so concurrent sweeps of one grid never train a run twice; the kernel drops the lock when its holder
+dies, so a claim is free whatever its file holds and no run is ever stranded. A finished run (ok or
+diverged) is never rerun or recorded twice; a run that raised is recorded 'failed' with its error and the
+sweep goes on (the next invocation retries it). kill -9 at any moment loses at most the steps since the
+run's last checkpoint (DIR/ckpt); Ctrl-C or SIGTERM stops every worker, removes their temporary files and
+releases their claims (`parallel`).
 
 This file knows nothing about training: train.py hands it the configs and a function that trains a group.
 """
 import contextlib
 import dataclasses
+import fcntl
 import itertools
 import json
+import multiprocessing
 import os
+import signal
 import socket
+import sys
+import threading
 import time
 
+import cli
+import files
 import records
 
 PRESETS = {
@@ -41,6 +51,7 @@ PRESETS = {
                   eval_walks=100),
 }
 FINISHED = ("ok", "diverged")  # a failed run (an exception) is retried by the next invocation
+STOP_WAIT = 30  # seconds a stopped worker gets to remove its temporary files and release its claims
 
 
 def load_spec(name):
@@ -116,41 +127,62 @@ def finished(out_dir):
     return {r.get("run") for r in records.read_records(out_dir, quiet=True) if r.get("status") in FINISHED}
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 def claim(path):
-    """Take the claim file at path (O_EXCL: exactly one process wins). A claim left by a dead process of
-    this host is stale and taken over. True if this process now holds it."""
-    me = f"{socket.gethostname()} {os.getpid()}"
-    for _ in range(2):
+    """Lock the claim file at path (fcntl.flock, exclusive, not waiting): the open file descriptor if this
+    process now holds the run, None if a live process does. The kernel drops a lock when its holder dies, so
+    a claim left by a killed process is free, whatever its file holds (empty, garbage, a reused pid)."""
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                with open(path) as f:
-                    host, pid = f.read().split()
-            except (OSError, ValueError):
-                return False  # being written by its owner this instant
-            if host != socket.gethostname() or alive(int(pid)):
-                return False
-            try:  # stale: move it aside under a unique name, so only one process takes it over
-                os.rename(path, f"{path}.stale-{os.getpid()}")
-                os.remove(f"{path}.stale-{os.getpid()}")
-            except FileNotFoundError:
-                return False
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        return True
-    return False
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        if still_at(path, fd):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())  # for people: the lock decides
+            return fd
+        os.close(fd)  # its holder released it (removed the file) after this process opened it: lock anew
+
+
+def still_at(path, fd):
+    """Whether path still names the file open as fd: release removes a claim's file before dropping its lock."""
+    try:
+        named, held = os.stat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def release(path, fd):
+    """Give up the claim at path held as fd."""
+    with contextlib.suppress(FileNotFoundError):  # a claim someone cleared by hand
+        os.remove(path)
+    os.close(fd)
+
+
+def holder(path):
+    """Who holds the claim at path, as its file says ('pid P on HOST'), for the message of a skipped run."""
+    try:
+        with open(path) as f:
+            return f.read().strip() or "holder unknown"
+    except OSError:
+        return "holder unknown"
+
+
+@contextlib.contextmanager
+def claimed(group, out):
+    """The runs of group this process claims (claim), held for the block and released after it."""
+    paths, held = {c.run_id(): os.path.join(out, "claims", c.run_id()) for c in group}, {}
+    try:
+        for c in group:
+            fd = claim(paths[c.run_id()])
+            if fd is not None:
+                held[c.run_id()] = fd
+        yield [c for c in group if c.run_id() in held]
+    finally:
+        for run, fd in held.items():
+            release(paths[run], fd)
 
 
 def checkpoint_name(group):
@@ -179,19 +211,17 @@ def failed_record(cfg, error):
                 error=(str(error).splitlines() or [type(error).__name__])[0], config=dataclasses.asdict(cfg))
 
 
-def train_claimed(group, out, path, train_group, name):
-    """Train the runs of group that this process claims and nobody has finished, through
+def train_claimed(mine, out, path, train_group, name):
+    """Train the runs of mine (claimed by this process) that nobody has finished, through
     train_group(runs, ckpt), an iterable of (config, record); each record is appended to path as it comes
-    (a failed record for every run left when training raises), and yielded. The checkpoint and the claims
-    are removed once every run is recorded."""
-    claims = {c.run_id(): os.path.join(out, "claims", c.run_id()) for c in group}
-    mine = [c for c in group if claim(claims[c.run_id()])]
+    (a failed record for every run left when training raises), and yielded. The checkpoint is removed once
+    every run is recorded; its temporary file (a save cut short) whatever happens."""
+    done = finished(out)  # another process may have finished a run since this one listed the grid
+    todo = [c for c in mine if c.run_id() not in done]
+    if not todo:
+        return
+    ckpt, left = os.path.join(out, "ckpt", name(todo) + ".pt"), {c.run_id(): c for c in todo}
     try:
-        done = finished(out)  # another process may have finished a run since this one listed the grid
-        todo = [c for c in mine if c.run_id() not in done]
-        if not todo:
-            return
-        ckpt, left = os.path.join(out, "ckpt", name(todo) + ".pt"), {c.run_id(): c for c in todo}
         try:
             for cfg, record in train_group(todo, ckpt):
                 yield cfg, append(path, cfg, record)
@@ -199,12 +229,9 @@ def train_claimed(group, out, path, train_group, name):
         except Exception as e:  # any run that raises is recorded and the sweep goes on
             for cfg in list(left.values()):
                 yield cfg, append(path, cfg, failed_record(cfg, e))
-        if os.path.exists(ckpt):
-            os.remove(ckpt)
+        files.discard(ckpt)
     finally:
-        for c in mine:
-            with contextlib.suppress(FileNotFoundError):  # a claim someone cleared by hand is released already
-                os.remove(claims[c.run_id()])
+        files.discard(ckpt + ".tmp")
 
 
 def append(path, cfg, record):
@@ -226,7 +253,8 @@ def run(configs, out, train_group, cost, shard=(0, 1), plan=lambda todo: [[c] fo
         log=print):
     """Run this shard's unfinished configs in the groups plan(todo) makes, each through
     train_group(group, ckpt_path) -> (config, record) pairs, checkpointing to ckpt/<name(group)>.pt;
-    cost(config) is its FLOPs, for the ETA. Returns the records of this call's runs that failed."""
+    cost(config) is its FLOPs, for the ETA. A run another live process holds is skipped, and said so (and
+    again at the end if it is still unfinished). Returns the records of this call's runs that failed."""
     mine = configs[shard[0]::shard[1]]
     done = finished(out)
     todo = [c for c in mine if c.run_id() not in done]
@@ -236,15 +264,77 @@ def run(configs, out, train_group, cost, shard=(0, 1), plan=lambda todo: [[c] fo
         f"done, {len(todo)} to run ({total:.2e} FLOPs)")
     for sub in ("ckpt", "claims"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
-    t0, failed = time.time(), []
+    t0, failed, skipped = time.time(), [], []
     for group in plan(todo):
-        for cfg, record in train_claimed(group, out, record_path(out, shard), train_group, name):
-            if record["status"] == "failed":
-                failed.append(record)
-            done = finished(out) & set(cost_of) | {r["run"] for r in failed}  # every process's, for --jobs
-            spent, elapsed = sum(cost_of[i] for i in done), time.time() - t0
-            log(f"[{len(done)}/{len(todo)}] {cfg.run_id()} {describe(cfg, keys)}: {records.summary(record)} | "
-                f"elapsed {elapsed:.0f}s | eta {elapsed * (total - spent) / max(spent, 1e-9):.0f}s")
+        with claimed(group, out) as ours:
+            skipped += skip_held([c for c in group if c not in ours], out, log)
+            for cfg, record in train_claimed(ours, out, record_path(out, shard), train_group, name):
+                if record["status"] == "failed":
+                    failed.append(record)
+                done = finished(out) & set(cost_of) | {r["run"] for r in failed}  # every process's, for --jobs
+                spent, elapsed = sum(cost_of[i] for i in done), time.time() - t0
+                log(f"[{len(done)}/{len(todo)}] {cfg.run_id()} {describe(cfg, keys)}: {records.summary(record)} | "
+                    f"elapsed {elapsed:.0f}s | eta {elapsed * (total - spent) / max(spent, 1e-9):.0f}s")
     for record in failed:
         log(f"failed: {record['run']}: {record['error']} (a rerun of the sweep retries it)")
+    held = [i for i in skipped if i not in finished(out)]
+    if held:
+        log(f"held: {len(held)} run(s) that other live processes claimed are not finished yet: {' '.join(held)} "
+            "(their processes train them; a rerun after those end trains any they leave)")
     return failed
+
+
+def skip_held(configs, out, log):
+    """Say, for each of configs (runs another live process holds), that this process skips it; their ids."""
+    for cfg in configs:
+        log(f"skipped {cfg.run_id()}: another live process holds its claim "
+            f"({holder(os.path.join(out, 'claims', cfg.run_id()))})")
+    return [c.run_id() for c in configs]
+
+
+def parallel(target, arg_lists):
+    """Run target(*args) for each args of arg_lists in its own spawned process, and wait for them all;
+    their exit codes. Ctrl-C and SIGTERM reach the workers through this process (they ignore SIGINT, which
+    a terminal sends to all): it stops them with SIGTERM, waits while they remove their temporary files and
+    release their claims, and raises KeyboardInterrupt. A worker whose parent dies stops itself (worker)."""
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=worker, args=(target, *args)) for args in arg_lists]
+    try:
+        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the workers
+        try:
+            for w in workers:
+                w.start()
+        finally:
+            signal.signal(signal.SIGINT, sigint)
+        for w in workers:
+            w.join()
+    except BaseException:
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+        for w in workers:
+            if w.pid is not None:
+                w.join(STOP_WAIT)
+            if w.is_alive():  # stuck in its cleanup: it must not outlive the sweep
+                w.kill()
+        raise
+    return [w.exitcode for w in workers]
+
+
+def worker(target, *args):
+    """The body of a worker process: target(*args), its bad input or full disk one error line (status 2);
+    SIGTERM, from its parent or on its parent's death, unwinds it as Ctrl-C would (finally blocks clean up)
+    and ends it quietly (status 130)."""
+    signal.signal(signal.SIGTERM, cli.interrupt)
+    threading.Thread(target=watch_parent, args=(multiprocessing.parent_process().pid,), daemon=True).start()
+    try:
+        cli.guarded(target, *args)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def watch_parent(parent):
+    """SIGTERM this process once its parent (pid) is gone (killed, even by SIGKILL): checked every second."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)

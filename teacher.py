@@ -17,6 +17,7 @@ The ladder of datasets that trains teachers, samples them and fits every rung is
 import argparse
 import json
 import math
+import os
 import time
 
 import numpy as np
@@ -31,7 +32,8 @@ import graphs
 import model
 import train
 import walks
-from files import check_writable, write_json  # by name: "files" is the corpus argument below
+# by name: "files" is the corpus argument below
+from files import check_distinct, check_writable, discard, write_json
 
 # `teacher.py train`'s defaults, and the cpu ladder's teachers (ladder.SCALES)
 CPU_TEACHER = dict(width=128, tokens=1_000_000, lr=3e-3, batch_size=50)
@@ -46,11 +48,19 @@ def train_teacher(layers, out, width=128, tokens=2_000_000, lr=3e-3, batch_size=
     """Train a teacher GPT of `layers` blocks on `tokens` tokens of the corpus files (None: the KJV) with
     train.py's loop (dataset 'text'), save it to `out` (model.save_model) and its run record beside it
     (out + '.json'); return the record. Its `loss` is the held-out loss, nats per token, on the whole
-    validation split. `out` is checked writable before training."""
+    validation split. `out` and its record are checked before training: writable, holding nothing another
+    program wrote, and neither of them a corpus file."""
     cfg = train.RunConfig(graph="text", text=corpus.corpus_files(files), vocab=vocab, n_layer=layers, width=width,
                           tokens=tokens, lr=lr, batch_size=batch_size, seed=seed, eval_walks=10 ** 9)
-    check_writable(out)  # OUT.json is not created here: the ladder takes an existing one for a finished teacher
-    record = train.train(cfg, device, log=log, save=out)
+    check_distinct([("--text", path) for path in cfg.text or ()], [
+        ("--out", out), (f"--out {out}'s record", out + ".json"), (f"--out {out}'s temporary file", out + ".tmp")])
+    check_writable(out, kind="torch", regular=True)  # model.save_model renames OUT.tmp over it
+    check_writable(out + ".json", kind="json")  # not created here: the ladder takes an existing one as finished
+    try:
+        record = train.train(cfg, device, log=log, save=out)
+    except BaseException:  # Ctrl-C: a save cut short leaves its temporary file
+        discard(out + ".tmp")
+        raise
     if record["status"] != "ok":
         raise ValueError(f"teacher training {record['status']}; try a smaller --lr")
     write_json(out + ".json", record)
@@ -121,6 +131,8 @@ def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, d
     check_sampling(tau, tokens, eval_sequences)
     record = teacher_record(teacher)
     check_writable(out, directory=True)
+    check_distinct([("--teacher", teacher), (f"--teacher {teacher}'s record", teacher + ".json")],
+                   [("--out", os.path.join(out, name)) for name in data.TEACHER_FILES])
     device = devices.pick_device(device)
     gpt = model.load_model(teacher, device)
     cfg = record["config"]
@@ -229,7 +241,8 @@ def build_parser():
 def run_prepare(args):
     """Build the corpus's cache and print (and with --json, write) its statistics."""
     if args.json:
-        check_writable(args.json)
+        check_distinct([("--text", path) for path in args.text or ()], [("--json", args.json)])
+        check_writable(args.json, kind="json")
     stats = prepare(args.text, args.vocab)
     for key, value in stats.items():
         print(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
@@ -260,7 +273,8 @@ COMMANDS = dict(prepare=run_prepare, train=run_train, sample=run_sample)
 def main(argv=None):
     """Dispatch a subcommand; bad input is one error line and status 2 (cli.guarded)."""
     args = build_parser().parse_args(argv)
-    cli.guarded(COMMANDS[args.command], args)
+    with cli.resumable(__file__, argv):  # Ctrl-C: one line saying how to rerun
+        cli.guarded(COMMANDS[args.command], args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import argparse
 import copy
 import functools
 import math
-import multiprocessing
 import os
 import platform
 import subprocess
@@ -267,6 +266,8 @@ def train_budgets(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, l
 def run_header(cfgs, dataset, model, device, dtype):
     cfg, counts = cfgs[0], model.param_counts()
     floor = "unknown" if dataset.floor is None else f"{dataset.floor:.4f} nats"
+    if dataset.floor_population is not None:  # the eval set's own floor differs from it by sampling noise
+        floor += f" (eval set; population {dataset.floor_population:.4f})"
     return (f"{len(cfgs)} run(s) {' '.join(c.run_id() for c in cfgs)}: {dataset.name} V={dataset.V} floor {floor} "
             f"| params {counts['total']:,} (non-embedding {counts['non_embedding']:,}) | {cfg.steps} steps "
             f"of {cfg.batch_size * cfg.block_size} tokens | {device} {dtype}")
@@ -335,7 +336,9 @@ def progress_line(cfgs, state, losses, floor, flops_per_token, peak):
 
 def run_record(c, e, state, run, time_s):
     """Member e's run record (DESIGN.md, "The run record"): loss, sampled loss and excess are None unless
-    the run is ok. tokens_per_s counts the training steps this process took, evaluation excluded.
+    the run is ok. floor is the eval set's own minimum of the loss (data.Data.floor), so excess = loss - floor
+    >= 0; floor_population, the population's (a walk's entropy rate), is kept for reference. tokens_per_s
+    counts the training steps this process took, evaluation excluded.
     time_s is the wall time of this process up to the record (for a wsd branch: its stable phase included)."""
     dataset, model, device, dtype = run.dataset, run.members["template"], run.device, run.dtype
     ok, tokens_per_step = state.status[e] == "ok", c.batch_size * c.block_size
@@ -343,9 +346,9 @@ def run_record(c, e, state, run, time_s):
     loss, sampled = (state.evals[0][e], state.evals[1][e]) if ok else (None, None)
     return dict(
         run=c.run_id(), group=records.group_id(c), status=state.status[e], dataset=dataset.name,
-        dataset_args=dataset.args, V=dataset.V, floor=dataset.floor, n_layer=c.n_layer, width=c.width,
-        n_head=model.config.n_head, block_size=c.block_size, param=c.param, base_width=c.base_width,
-        params=model.param_counts(), tokens=tokens, flops=flops_per_token * tokens,
+        dataset_args=dataset.args, V=dataset.V, floor=dataset.floor, floor_population=dataset.floor_population,
+        n_layer=c.n_layer, width=c.width, n_head=model.config.n_head, block_size=c.block_size, param=c.param,
+        base_width=c.base_width, params=model.param_counts(), tokens=tokens, flops=flops_per_token * tokens,
         flops_per_token=flops_per_token, lr=c.lr, batch_size=c.batch_size, seed=c.seed, loss=loss,
         loss_sampled=sampled, excess=None if loss is None or dataset.floor is None else loss - dataset.floor,
         curve=state.curves[e], time_s=time_s,
@@ -402,14 +405,44 @@ def recorded(path, run):
     return done[-1] if done else None
 
 
-def check_outputs(args):
-    """Every output path writable before any work starts (nothing is trained only to be lost)."""
-    files.check_writable(args.out)
-    for path in (args.json, args.save, args.ckpt):
-        if path:
-            files.check_writable(path)
+def check_outputs(args, configs, shard=None):
+    """Before any work starts (nothing is trained only to be lost, nothing already written is written over):
+    every output distinct from every input and every other output, temporary files included, writable, and
+    holding nothing but what this command writes there. A sweep's outputs are its record file in --out DIR
+    (shard: this process's slice) and the checkpoints it names by run under DIR/ckpt."""
+    if args.sweep:
+        for flag in ("json", "save", "ckpt", "stop_after"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} applies to a single run, not to --sweep")
+        outputs = [("--out", sweep.record_path(args.out, shard))]
+    else:
+        outputs = [("--out", args.out), ("--json", args.json), ("--save", args.save), ("--ckpt", args.ckpt)]
+        outputs += [(f"{flag} {path}'s temporary file", path + ".tmp")
+                    for flag, path in (("--save", args.save), ("--ckpt", args.ckpt)) if path]
+        outputs += [(f"--ckpt {args.ckpt}'s corrupt copy", args.ckpt + ".corrupt")] if args.ckpt else []
+    files.check_distinct(inputs_of(args, configs), outputs)
+    if args.sweep:
+        files.check_writable(args.out, directory=True)
+    files.check_writable(outputs[0][1], kind="jsonl")
+    if args.json:
+        files.check_writable(args.json, kind="json")
+    for path in (args.save, args.ckpt):
+        if path:  # renamed into place from PATH.tmp: never over a device or FIFO
+            files.check_writable(path, kind="torch", regular=True)
     if args.stop_after is not None and not args.ckpt:
         raise ValueError("--stop-after needs --ckpt FILE, or the steps taken would be thrown away")
+
+
+def inputs_of(args, configs):
+    """The (flag, path) pairs a command line reads: the sweep spec, --throughput, and every run's dataset
+    files (edge list, corpus, a teacher dataset's files)."""
+    inputs = [("--sweep", args.sweep if args.sweep not in sweep.PRESETS else None), ("--throughput", args.throughput)]
+    for c in configs:
+        inputs += [("--edges-file", c.edges_file)] + [("--text", path) for path in c.text or ()]
+        if c.graph.startswith("teacher:"):
+            inputs += [(f"--graph {c.graph}", os.path.join(c.graph.removeprefix("teacher:"), name))
+                       for name in data.TEACHER_FILES]
+    return list(dict.fromkeys(inputs))
 
 
 def run_one(args):
@@ -417,13 +450,17 @@ def run_one(args):
     reported, not trained again)."""
     args.out = args.out or "out/runs.jsonl"
     cfg = config_from_args(args)
-    check_outputs(args)
+    check_outputs(args, [cfg])
     record = recorded(args.out, cfg.run_id())
     if record:
         print(f"{cfg.run_id()} is already recorded in {args.out}: {records.summary(record)} (nothing to do)")
         return
-    record = train(cfg, args.device, args.dtype, args.compile, args.ckpt, args.stop_after,
-                   quiet if args.quiet else print, args.save)
+    try:
+        record = train(cfg, args.device, args.dtype, args.compile, args.ckpt, args.stop_after,
+                       quiet if args.quiet else print, args.save)
+    except BaseException:  # Ctrl-C: a save cut short leaves its temporary file
+        files.discard(*(path + ".tmp" for path in (args.ckpt, args.save) if path))
+        raise
     if record["status"] == "stopped":
         print(f"stopped at {record['tokens']:,} tokens; resume with --ckpt {args.ckpt}")
         return
@@ -498,20 +535,15 @@ def run_sweep(args):
     cli.in_range("jobs", args.jobs, 1)
     if args.dry_run:
         return dry_run(configs[shard[0]::shard[1]], args.out, device, size, args.throughput)
-    files.check_writable(args.out, directory=True)
+    check_outputs(args, configs, shard)
     if args.jobs == 1:
         return sweep_worker(args, configs, shard, size)
     threads = max(1, torch.get_num_threads() // args.jobs)
     print(f"sweep: {args.jobs} worker processes of {threads} thread(s) each claim runs as they go", flush=True)
-    workers = [multiprocessing.get_context("spawn").Process(target=sweep_worker, args=(args, configs, shard, size,
-                                                                                     threads, f"[job {j}] "))
-               for j in range(args.jobs)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    if any(w.exitcode for w in workers):
-        raise ValueError(f"a sweep worker exited with status {max(w.exitcode for w in workers)}; rerun to finish")
+    jobs = [(args, configs, shard, size, threads, f"[job {j}] ") for j in range(args.jobs)]
+    exits = sweep.parallel(sweep_worker, jobs)
+    if any(exits):
+        raise ValueError(f"a sweep worker exited with status {next(e for e in exits if e)}; rerun to finish")
 
 
 def sweep_worker(args, configs, shard, size, threads=None, prefix=""):
@@ -567,7 +599,8 @@ def dry_run(configs, out, device, size, throughput=None):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    cli.guarded(run_sweep if args.sweep else run_one, args)
+    with cli.resumable(__file__, argv):  # Ctrl-C: one line saying how to resume
+        cli.guarded(run_sweep if args.sweep else run_one, args)
 
 
 if __name__ == "__main__":

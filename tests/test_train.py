@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 import config
+import data
 import records
 import train
+import walks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,7 +59,7 @@ def test_record_is_complete_and_consistent():
     assert r["tokens"] == steps * TINY.batch_size * TINY.block_size
     assert r["flops"] == r["flops_per_token"] * r["tokens"]
     assert r["excess"] == pytest.approx(r["loss"] - r["floor"])
-    assert set(r["params"]) == {"total", "embedding", "readout", "non_embedding"}
+    assert set(r["params"]) == {"total", "embedding", "readout", "non_embedding", "kaplan"}
     assert [t for t, _ in r["curve"]] == [s * 1000 for s in range(10, steps + 1, 10)] + ([] if steps % 10 == 0 else [r["tokens"]])
     json.dumps(r, allow_nan=False)  # strict JSON: no NaN or inf in a record
 
@@ -67,6 +69,22 @@ def test_training_approaches_the_exact_floor():
     r = train.train(replace(TINY, width=64, tokens=150_000, eval_every=0), device="cpu", log=quiet)
     assert r["curve"][0][1] - r["floor"] > 0.5      # it started far from the floor
     assert 0 < r["excess"] < 0.1                    # the floor is a true lower bound, and it gets close
+
+
+def test_record_floor_is_the_eval_sets_own_minimum():
+    """floor is the minimum of the expected loss on the run's own eval walks (the mean entropy of P's rows at
+    its inputs), so excess >= 0 however close a model gets; floor_population is the chain's loss_floor. Here
+    one eval walk sits 0.14 nats below the population floor, and the model gets within 0.07 nats of its own
+    floor: an excess measured against the population floor would be negative."""
+    cfg = train.RunConfig(graph="ba", nodes=12, m=2, kappa=1.0, graph_seed=21, width=32, tokens=50_000,
+                          batch_size=20, lr=1e-2, eval_walks=1)
+    r = train.train(cfg, device="cpu", log=quiet)
+    graph = data.chain(cfg)
+    inputs = walks.eval_set(graph, 1, cfg.block_size + 1, data.EVAL_SEED)[:, :-1].numpy()
+    assert r["floor"] == pytest.approx(graph.row_entropy()[inputs].mean(), abs=1e-12)
+    assert r["floor_population"] == pytest.approx(graph.loss_floor(cfg.start, cfg.block_size), abs=1e-12)
+    assert r["excess"] == r["loss"] - r["floor"] and r["excess"] >= -1e-6
+    assert r["loss"] < r["floor_population"]  # the old floor's excess: negative
 
 
 def test_divergence_is_recorded_not_raised(tmp_path):
