@@ -157,12 +157,17 @@ class GPT(nn.Module):
         return logits if self.config.readout_mult == 1 else self.config.readout_mult * logits
 
     def param_counts(self):
-        """Parameters by part (DESIGN.md): total; embedding = token + position tables; readout = the
-        lm_head matrix (0 when tied: it is the token table); non_embedding = total - embedding."""
+        """Parameters by part (DESIGN.md, "N"): total; embedding = token + position tables; readout = the
+        lm_head matrix (0 when tied: it is the token table); non_embedding = total - embedding (readout
+        included: nanoGPT's count, whose 6N is the matmul FLOPs per token); kaplan = the blocks alone,
+        12·n_layer·width² + 13·n_layer·width (Kaplan et al. 2020's N excludes every embedding and the
+        unembedding and drops the biases and norms they call sub-leading; we count those, they are < 1/w)."""
         total = sum(p.numel() for p in self.parameters())  # a tied matrix is counted once
         embedding = self.wte.weight.numel() + self.wpe.weight.numel()
         readout = 0 if self.config.tie_weights else self.lm_head.weight.numel()
-        return dict(total=total, embedding=embedding, readout=readout, non_embedding=total - embedding)
+        kaplan = sum(p.numel() for p in self.blocks.parameters())
+        return dict(total=total, embedding=embedding, readout=readout, non_embedding=total - embedding,
+                    kaplan=kaplan)
 
     def flops_per_token(self):
         """Training FLOPs per token (forward + backward), nanoGPT's estimate as DESIGN.md defines it:

@@ -58,7 +58,9 @@ def test_param_counts_match_hand_count(tie):
     readout = 0 if tie else V * d
     total = embedding + L * per_block + 2 * d + readout
     assert model.param_counts() == dict(total=total, embedding=embedding, readout=readout,
-                                        non_embedding=total - embedding)
+                                        non_embedding=total - embedding, kaplan=L * per_block)
+    # Kaplan et al.'s leading term, 12·n_layer·d², and the biases and norms it drops: 13·n_layer·d
+    assert model.param_counts()["kaplan"] == 12 * L * d * d + 13 * L * d
     assert model.flops_per_token() == 6 * (L * per_block + 2 * d + V * d) + 12 * L * d * T
 
 
