@@ -5,8 +5,9 @@ Each data-driven method is an estimator: a function of run weights w (all ones f
 multinomial counts for a bootstrap resample) returning the exponents a, b and its compute-optimal points;
 `estimate_with_bootstrap` runs one on the data and on resamples. Approach 1: the lower envelope of the
 training curves; Approach 2: parabolas through isoFLOP profiles; Approach 3: the closed form of the joint
-law. `simulate` plants a known law on an isoFLOP design, and `isoflop_bias` measures Approach 2's bias on
-such designs. (The neural-network interpolation, the fourth method, is in interpolation.py.)
+law. `simulate` plants a known law on an isoFLOP design (`planted_runs`: on any N, D), and `isoflop_bias`
+measures Approach 2's bias on such designs. (The neural-network interpolation, the fourth method, is in
+interpolation.py.)
 
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
@@ -30,10 +31,11 @@ def cluster_log(x, tol):
 
 
 def pareto_frontier(C, L):
-    """Runs on the compute frontier: lower loss than every run with less compute (FLOPs)."""
-    order = np.argsort(C)
+    """Runs on the compute frontier, in increasing compute: lower loss than every run with less compute (FLOPs)
+    and than every other run with as much (of equal (C, L), the first)."""
+    order = np.lexsort((L, C))                       # by C, then L: of runs with equal C the lowest comes first
     keep = L[order] < np.minimum.accumulate(np.concatenate([[np.inf], L[order][:-1]]))
-    return np.sort(order[keep])
+    return order[keep]
 
 
 def power_law_exponent(C, Y):
@@ -51,28 +53,53 @@ def optimum_result(C, Nopt, Dopt, **extra):
     return dict(a=a, b=b, k_N=kN, k_D=kD, C=np.asarray(C), N=np.asarray(Nopt), D=np.asarray(Dopt), **extra)
 
 
+def wsd_mask(runs):
+    """Which runs had a wsd schedule (runs["schedule"], "cosine" or "wsd" per run; absent or None: all cosine)."""
+    schedule = runs.get("schedule")
+    return np.zeros(len(runs["L"]), bool) if schedule is None else np.asarray(schedule) == "wsd"
+
+
+def family_curve(C, L, w, grid):
+    """log L (nats) on the FLOPs grid through a wsd family's final points of weight w > 0, ordered by C and
+    interpolated in log-log (the lowest L at a repeated C); inf outside their C range or with < 2 budgets."""
+    m = w > 0
+    o = np.lexsort((L[m], C[m]))
+    c, first = np.unique(C[m][o], return_index=True)
+    row = np.full(grid.size, np.inf)
+    if c.size >= 2:
+        inside = (grid >= c[0]) & (grid <= c[-1])
+        row[inside] = np.interp(np.log(grid[inside]), np.log(c), np.log(L[m][o][first]))
+    return row
+
+
 def envelope_estimator(runs, n_grid=40):
     """
     Approach 1 (Hoffmann et al. 2022, §3.1): the lower envelope of the loss-vs-FLOPs training curves. On a
-    log-spaced FLOPs grid, the run whose (log-log interpolated) curve is lowest gives N*(C), and its tokens at
+    log-spaced FLOPs grid, the curve that is lowest (log-log interpolated) gives N*(C), and its tokens at
     that point D*(C). Grid points won by the smallest or largest model whose curve reaches that C are dropped:
-    the optimum may lie beyond the models tried.
+    the optimum may lie beyond the models tried. A wsd run's curve is not used: before its cooldown the loss is
+    far above that of a run cooled at that C; instead the final (cooled) points of each model size's wsd runs,
+    ordered by C, form that size's curve. A zero weight removes a run, and its point from its size's curve.
     """
+    C, L, N, fpt = runs["C"], runs["L"], runs["N"], runs["C"] / runs["D"]   # fpt: FLOPs per token of each run
+    wsd = wsd_mask(runs)
+    families = [f for f in (np.flatnonzero(wsd & (N == n)) for n in np.unique(N[wsd])) if np.unique(C[f]).size >= 2]
     curves = runs["curves"] or []
-    have = [i for i, (c, l) in enumerate(curves) if len(c) >= 2]
-    if len(have) < 3:
-        return None, "fewer than 3 runs have training curves"
-    lo, hi = min(curves[i][0].min() for i in have), max(curves[i][0].max() for i in have)
-    grid = np.geomspace(lo, hi, n_grid)
-    M = np.full((len(curves), n_grid), np.inf)
+    have = [i for i, (c, l) in enumerate(curves) if len(c) >= 2 and not wsd[i]]
+    if len(have) + len(families) < 3:
+        return None, "fewer than 3 runs (or model sizes of wsd runs) have training curves"
+    spans = [(curves[i][0].min(), curves[i][0].max()) for i in have] + [(C[f].min(), C[f].max()) for f in families]
+    grid = np.geomspace(min(s[0] for s in spans), max(s[1] for s in spans), n_grid)
+    M = np.full((len(L), n_grid), np.inf)
     for i in have:
         c, l = curves[i]
         inside = (grid >= c.min()) & (grid <= c.max())
         M[i, inside] = np.interp(np.log(grid[inside]), np.log(c), np.log(l))
-    N, fpt = runs["N"], runs["C"] / runs["D"]     # FLOPs per token of each run
 
     def estimate(w):
         Mw = np.where(w[:, None] > 0, M, np.inf)
+        for f in families:  # in the row of the family's first run: N and FLOPs per token are the same for all
+            Mw[f[0]] = family_curve(C[f], L[f], w[f], grid)
         win = np.argmin(Mw, 0)
         reach = np.isfinite(Mw)                                        # the runs whose curve reaches C
         ok = (N[win] > np.where(reach, N[:, None], np.inf).min(0)) & (N[win] < np.where(reach, N[:, None], -np.inf).max(0))
@@ -155,17 +182,28 @@ def compute_optimal_closed_form(A, B, alpha, beta, C):
     return G * (C / 6) ** a, (C / 6) ** b / G, a, b, G
 
 
+def planted_runs(law, N, D, noise=0.01, seed=0, curve_points=16, source="planted"):
+    """
+    Runs of N parameters and D tokens (arrays) drawn from a known L(N, D): losses carry log-normal noise,
+    L·exp(noise·ε) with ε ~ N(0, 1). Each run has a training curve of curve_points losses at D·t tokens, t
+    log-spaced over [10^−1.5, 1] (the law at those tokens, i.e. as if each point were a finished run); its last
+    point is the run's final loss.
+    """
+    rng = np.random.default_rng(seed)
+    Dt = D[:, None] * np.geomspace(10 ** -1.5, 1, curve_points)
+    Lt = chinchilla_loss(N[:, None], Dt, **law) * np.exp(noise * rng.standard_normal(Dt.shape))
+    return dict(N=N, D=D, C=6 * N * D, L=Lt[:, -1], floor=np.full(N.size, law["E"]), curves=list(zip(6 * N[:, None] * Dt, Lt)),
+                N_alt=None, n_def="total", not_ok=0, source=source)
+
+
 def simulate(law=CHINCHILLA, budgets=(6e18, 3e21, 9), per_budget=28, width=1.5, noise=0.01, seed=0, curve_points=16,
              centre=None):
     """
-    Runs drawn from a known L(N, D) on an isoFLOP design like Hoffmann et al.'s: `budgets` = (lo, hi, count)
-    log-spaced compute budgets C (FLOPs), each with per_budget model sizes N spanning `width` decades centred on
-    the true N*(C) (or, given centre = a', on N* of the middle budget times (C/C_mid)^a', a guessed allocation),
-    and D = C/(6N) tokens. Losses carry log-normal noise, L·exp(noise·ε) with ε ~ N(0, 1). Each
-    run has a training curve of curve_points losses at D·t tokens, t log-spaced over [10^−1.5, 1] (the law at
-    those tokens, i.e. as if each point were a finished run); its last point is the run's final loss.
+    Runs drawn from a known L(N, D) (planted_runs) on an isoFLOP design like Hoffmann et al.'s: `budgets` =
+    (lo, hi, count) log-spaced compute budgets C (FLOPs), each with per_budget model sizes N spanning `width`
+    decades centred on the true N*(C) (or, given centre = a', on N* of the middle budget times (C/C_mid)^a', a
+    guessed allocation), and D = C/(6N) tokens.
     """
-    rng = np.random.default_rng(seed)
     Cb = np.geomspace(budgets[0], budgets[1], int(budgets[2]))
     Nstar = compute_optimal_closed_form(law["A"], law["B"], law["alpha"], law["beta"], Cb)[0]
     if centre is not None:
@@ -173,12 +211,9 @@ def simulate(law=CHINCHILLA, budgets=(6e18, 3e21, 9), per_budget=28, width=1.5, 
         Nstar = Nstar[mid] * (Cb / Cb[mid]) ** centre
     N = (Nstar[:, None] * 10 ** np.linspace(-width / 2, width / 2, per_budget)).ravel()
     D = np.repeat(Cb, per_budget) / (6 * N)
-    Dt = D[:, None] * np.geomspace(10 ** -1.5, 1, curve_points)
-    Lt = chinchilla_loss(N[:, None], Dt, **law) * np.exp(noise * rng.standard_normal(Dt.shape))
-    return dict(N=N, D=D, C=6 * N * D, L=Lt[:, -1], floor=np.full(N.size, law["E"]), curves=list(zip(6 * N[:, None] * Dt, Lt)),
-                N_alt=None, n_def="total", not_ok=0,
-                source=f"simulate: {int(budgets[2])} budgets {budgets[0]:.3g}..{budgets[1]:.3g} FLOPs x {per_budget} "
-                       f"sizes over {width} decades, noise {noise}, seed {seed}")
+    return planted_runs(law, N, D, noise, seed, curve_points,
+                        f"simulate: {int(budgets[2])} budgets {budgets[0]:.3g}..{budgets[1]:.3g} FLOPs x {per_budget} "
+                        f"sizes over {width} decades, noise {noise}, seed {seed}")
 
 
 def isoflop_bias(law=CHINCHILLA, budgets=(6e18, 3e21, 9), per_budget=28, widths=(0.5, 1, 1.5, 2, 3, 4), tol=0.1,
@@ -200,13 +235,15 @@ def isoflop_bias(law=CHINCHILLA, budgets=(6e18, 3e21, 9), per_budget=28, widths=
     return rows
 
 
-def estimate_with_bootstrap(name, estimator, n, n_boot, seed, quiet):
-    """Run a compute-optimal estimator on all runs and on n_boot resamples; {'skipped': why} if it cannot run."""
+def estimate_with_bootstrap(name, estimator, n, n_boot, seed, quiet, batched=False):
+    """Run a compute-optimal estimator on all runs and on n_boot resamples; {'skipped': why} if it cannot run.
+    batched: the estimator takes every resample's weights (n_boot, n) in one call and returns a list."""
     est, why = estimator
     if est is None:
         return dict(skipped=why)
     res = est(np.ones(n))
     if not np.isfinite(res["a"]):
         return dict(skipped="too few compute-optimal points")
-    boot = bootstrap(lambda W: [est(w) for w in W], n, n_boot, seed, name, quiet)
+    boot = bootstrap(est if batched else lambda W: [est(w) for w in W], n, n_boot, seed, name, quiet,
+                     chunk=n_boot if batched else 1)
     return dict(res, ci={k: boot["ci"][k] for k in ("a", "b")}, n_boot=n_boot, _samples=boot["samples"])

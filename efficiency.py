@@ -27,6 +27,8 @@ from lawfit import CI, bootstrap_law, fit_law, power_law_spec
 from records import best_runs
 
 ORDER_STATISTIC = "inverted_cdf"   # quantiles that are draws themselves: an infinite ratio stays infinite
+PARAM_WORDS = dict(mup="μP", sp="SP")                              # family_words: config fields in words
+FIELD_WORDS = dict(base_width="base width", embed_lr_mult="embedding lr ×", n_layer="layers", lr="lr")
 
 
 def family_label(record, fields):
@@ -140,36 +142,63 @@ def report(laws, reference, D):
     return lines
 
 
+def short_value(value):
+    """A config value as text, numbers without a trailing '.0': '4.0' -> '4'."""
+    try:
+        return f"{float(value):g}"
+    except ValueError:
+        return value
+
+
+def family_words(label):
+    """A family label ('param=mup, base_width=16, embed_lr_mult=1.0', family_label's form) in words: 'μP, base
+    width 16'. Fields are named by FIELD_WORDS (else 'field value'); a multiplier of 1 (the default) is left
+    out, and so is SP's base width (SP has none: mup.width_mult)."""
+    fields = dict(part.split("=", 1) for part in label.split(", ") if "=" in part)
+    words = []
+    for field, value in fields.items():
+        if field == "param":
+            words.append(PARAM_WORDS.get(value, value))
+        elif not (field.endswith("_mult") and short_value(value) == "1"
+                  or field == "base_width" and fields.get("param") == "sp"):
+            words.append(f"{FIELD_WORDS.get(field, field.replace('_', ' '))} {short_value(value)}")
+    return ", ".join(words) or label
+
+
 def plot(laws, reference, path, runs=None, floor=0.0):
     """Left: the excess L − floor (nats; floor 0: the loss itself) against N per family with its law, and every
     lr tried, faint, when runs {label: (N, L)} are given; right: the N ratio against the reference at every
-    loss all families reach inside their grids, with the reported L* and its interval."""
+    loss all families reach inside their grids, with the reported L* and its interval. Families are named in
+    words (family_words)."""
     fig, (left, right) = plotting.figure(1, 2, figsize=(12, 4.5))
     ref = laws[reference]
     grid = np.geomspace(min(l["N"].min() for l in laws.values()), max(l["N"].max() for l in laws.values()), 100)
     losses = np.linspace(max(l["L"].min() for l in laws.values()), min(l["L"].max() for l in laws.values()), 50)
     top = max(l["L"].max() for l in laws.values()) - floor
     for i, (label, law) in enumerate(laws.items()):
-        color = f"C{i}"
+        color, name = f"C{i}", family_words(label)
         if runs and label in runs:
             N, L = runs[label]
             kept = L - floor <= 1.5 * top  # diverged runs would squash the axes
             left.scatter(N[kept], L[kept] - floor, s=8, color=color, alpha=0.25)
-        left.scatter(law["N"], law["L"] - floor, color=color, label=f"{label}: α = {law['alpha']:.2f}")
+        left.scatter(law["N"], law["L"] - floor, color=color, label=f"{name}: α = {law['alpha']:.2f}")
         left.plot(grid, law["E"] + law["A"] * grid ** -law["alpha"] - floor, color=color, lw=1)
         if label != reference:
             N_ref = n_at_loss(ref["E"], ref["A"], ref["alpha"], losses)
-            right.plot(losses, n_at_loss(law["E"], law["A"], law["alpha"], losses) / N_ref, color=color, label=label)
+            right.plot(losses, n_at_loss(law["E"], law["A"], law["alpha"], losses) / N_ref, color=color, label=name)
             r = law["ratio"]
             if math.isfinite(r["ratio"]):  # an infinite end of the interval is drawn to the top of the axes
                 ci = np.minimum(np.array(r["ci"]), 1e3 * r["ratio"])
                 right.errorbar([r["L"]], [r["ratio"]], yerr=np.abs(ci[:, None] - r["ratio"]), fmt="o", color=color,
                                capsize=3)
-    left.set(xscale="log", yscale="log", xlabel="N (parameters)", title="best lr of each width, one D",
-             ylabel="excess over the floor (nats per token)" if floor else "loss (nats per token)")
+    left.set(xscale="log", yscale="log", xlabel="N (parameters)", title="best lr of each width, one D; faint: every lr",
+             ylabel="excess loss L − floor (nats per token)" if floor else "loss L (nats per token)")
     right.axhline(1, color="gray", lw=0.8)
-    right.set(yscale="log", xlabel="loss L* (nats per token)", ylabel="N(L*) / N_ref(L*)")
-    right.set_title("parameters for equal loss; ref: " + reference, fontsize=9)
+    right.set(yscale="log", xlabel="loss L* (nats per token)", ylabel="N(L*) / N_ref(L*) (ratio of parameters)",
+              title=f"parameters for equal loss, against {family_words(reference)}")
+    right.title.set_fontsize(10)
+    for axis in (left.xaxis, left.yaxis, right.yaxis):
+        plotting.log_ticks(axis)
     left.legend(fontsize=7)
     right.legend(fontsize=7)
     return plotting.savefig(fig, path, dpi=110)

@@ -391,7 +391,7 @@ def summarise(graph, args):
     if args.spectrum or args.plot:
         spec = spectra.spectrum(graph, args.window, args.top_k)
         if args.plot:
-            spectra.plot_spectrum(spec, args.plot, title=f"{graph.name} {graph.args}")
+            spectra.plot_spectrum(spec, args.plot, title=spectra.chain_title(graph.name, graph.args))
         summary.update({key: value for key, value in spec.items() if not isinstance(value, np.ndarray)
                         and key not in ("V", "spectral_gap")})
     return summary
@@ -418,11 +418,14 @@ def print_summary(summary):
 
 
 def main(argv=None):
-    """Parse, refuse unwritable outputs before any work, build, summarise, print, write."""
+    """Parse; before any work, refuse an output that cannot be written, holds what another program wrote or
+    is an input; build, summarise, print, write."""
     args = build_parser().parse_args(argv)
-    for path in (args.json, args.plot):
+    inputs = [("--edges-file", getattr(args, "edges_file", None)), ("--tokens", getattr(args, "tokens", None))]
+    cli.guarded(files.check_distinct, inputs, [("--json", args.json), ("--plot", args.plot)])
+    for path, kind in ((args.json, "json"), (args.plot, "png")):
         if path:
-            cli.guarded(files.check_writable, path)
+            cli.guarded(files.check_writable, path, kind=kind)
     graph = cli.guarded(_build, args)
     summary = cli.guarded(summarise, graph, args)
     print_summary(summary)

@@ -8,6 +8,8 @@ A chain is anything with the attributes of graphs.Graph that are read here (P, V
 spectral_gap()): this file imports no other project file but plotting.py, so graphs.py can import it.
 """
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh, svds
@@ -15,6 +17,21 @@ from scipy.sparse.linalg import eigsh, svds
 import plotting
 
 SVD_DENSE_MAX = 1000  # up to this many nodes singular values are all computed densely; beyond, the top k
+ZERO_RELATIVE = 1e-12  # plot_spectrum: below this times the largest, a value is a numerical zero (rounding ~1e-16)
+CHAIN_NAMES = {"er": "Erdős–Rényi graph", "ba": "Barabási–Albert graph", "networkx": "networkx graph",
+               "file": "graph from an edge list", "percolation": "walk on percolation clusters",
+               "critical-er": "Erdős–Rényi graph G(n, c/n)", "critical-trees": "critical Galton–Watson trees",
+               "bigram": "bigram chain of a text"}
+ARG_WORDS = dict(  # chain_title: each builder argument in words ('' leaves it out)
+    n_nodes=lambda v: f"{v:,} nodes", n_edges=lambda v: f"{v:,} edges", m=lambda v: f"m = {v} edges per new node",
+    L=lambda v: f"{v} × {v} sites", p=lambda v: f"p = {v:.4g}", kind=lambda v: f"{v} percolation",
+    periodic=lambda v: "periodic" if v else "open boundaries",
+    forest=lambda v: "all clusters" if v else "largest cluster",
+    c=lambda v: f"mean degree c = {v:g}", directed=lambda v: "directed" if v else "",
+    kappa=lambda v: "unbiased walk (κ = 0)" if v == 0 else f"walk biased with κ = {v:g}", seed=lambda v: f"seed {v}",
+    V=lambda v: f"V = {v:,} tokens", n_tokens=lambda v: f"{v:,} tokens of text", n_seen=lambda v: "",
+    smoothing=lambda v: f"add-{v:g} smoothing" if v else "", path=lambda v: os.path.basename(v),
+    tokens=lambda v: os.path.basename(v))
 
 
 def default_window(n):
@@ -114,9 +131,20 @@ def spectrum(graph, window=None, k=100):
 
 
 
+def chain_title(name, args):
+    """A chain's name and builder arguments (Graph.name, Graph.args) in words, for a plot title:
+    'Barabási–Albert graph: 1,000 nodes, m = 3, unbiased walk, seed 0'. Unknown arguments read 'name value';
+    nested ones (a bigram's Zipf fit) are left out."""
+    words = [ARG_WORDS.get(k, lambda v, k=k: f"{k.replace('_', ' ')} {v}")(v) for k, v in (args or {}).items()
+             if not isinstance(v, (dict, list))]
+    return f"{CHAIN_NAMES.get(name, name)}: {', '.join(w for w in words if w)}"
+
+
 def plot_spectrum(spec, path, title=""):
     """Two log-log panels: π by rank and the singular values of diag(π)P and of P, each with its fitted line
-    over the window, labelled with the slope and the verdict (PNG)."""
+    over the window, labelled with the slope and the verdict (PNG). Values below ZERO_RELATIVE times a
+    series' largest are numerical zeros (a dense SVD's rounding), not spectrum: they are left out, and counted
+    in the legend. title: e.g. chain_title(graph.name, graph.args)."""
     fig, axes = plotting.figure(1, 2, figsize=(10, 4))
     panels = [(axes[0], [("π (rank-frequency)", spec["stationary_ranked"], spec["zipf"])]),
               (axes[1], [("σ of diag(π)P", spec["singular_values_joint"], spec["joint"]),
@@ -124,14 +152,19 @@ def plot_spectrum(spec, path, title=""):
     for ax, curves in panels:
         for label, values, fit in curves:
             r = np.arange(1, values.size + 1)
-            line, = ax.loglog(r[values > 0], values[values > 0], ".", ms=2, label=label)
+            shown = values > ZERO_RELATIVE * values.max()
+            dropped = f" ({values.size - shown.sum()} numerical zeros left out)" if not shown.all() else ""
+            line, = ax.loglog(r[shown], values[shown], ".", ms=2, label=label + dropped)
             lo, hi = fit["window"]
             rw = np.arange(lo, hi + 1)
             ax.loglog(rw, np.exp(fit["intercept"]) * rw ** fit["slope"], "-", color=line.get_color(), lw=1,
-                      label=f"slope {fit['slope']:.3f}, R² {fit['r2']:.3f}: {fit['verdict']}")
+                      label=f"fit over ranks {lo}–{hi}: slope {fit['slope']:.3f}, "
+                            f"R² {fit['r2']:.3f}, {fit['verdict']}")
         ax.set_xlabel("rank")
+        for axis in (ax.xaxis, ax.yaxis):
+            plotting.log_ticks(axis)
         ax.legend(fontsize=7)
-    axes[0].set_ylabel("probability")
-    axes[1].set_ylabel("singular value")
-    fig.suptitle(title, fontsize=9)
+    axes[0].set(ylabel="stationary probability π", title="token frequencies by rank")
+    axes[1].set(ylabel="singular value", title="spectra of consecutive-token statistics")
+    fig.suptitle(title, fontsize=10)
     plotting.savefig(fig, path)
