@@ -2,50 +2,87 @@
 The fourth compute-optimal method: a small neural-network interpolation of L(N, D) (Barkeshli et al. 2026),
 minimised along iso-FLOP lines C = 6ND within the range of the data.
 
+The network is written out in numpy (forward pass and its gradient by hand) so that the fit on the data and
+every bootstrap refit are one vectorised L-BFGS problem each (lbfgs.py): one network per row of parameters.
+
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
 import math
 
 import numpy as np
-import torch
 
 from compute_optimal import optimum_result
 from lawfit import log_floor
+from lbfgs import lbfgs
+
+HIDDEN = 16           # units in each of the two tanh layers
+STEPS = 500           # L-BFGS iterations per network
+WEIGHT_DECAY = 1e-5   # λ on the squared weights (not the biases): keeps the tanh units out of saturation
+SHAPES = ((HIDDEN, 2), (HIDDEN,), (HIDDEN, HIDDEN), (HIDDEN,), (HIDDEN,), ())  # W1, b1, W2, b2, w3, b3
 
 
-def fit_network(X, logL, logE, w, seed=0, hidden=16, steps=500, weight_decay=1e-5):
+def unpack(theta):
+    """The layers of k networks from theta (k, P): W1 (k, H, 2), b1 (k, H), W2 (k, H, H), b2 (k, H),
+    w3 (k, H), b3 (k,)."""
+    out, at = [], 0
+    for shape in SHAPES:
+        size = math.prod(shape)
+        out.append(theta[:, at:at + size].reshape(len(theta), *shape))
+        at += size
+    return out
+
+
+def init_params(seed):
+    """One network's parameters (P,): PyTorch's default Linear init, U(±1/√fan_in) for weights and biases."""
+    rng, parts = np.random.default_rng(seed), []
+    for shape, fan_in in zip(SHAPES, (2, 2, HIDDEN, HIDDEN, HIDDEN, HIDDEN)):
+        parts.append(rng.uniform(-1, 1, math.prod(shape)) / math.sqrt(fan_in))
+    return np.concatenate(parts)
+
+
+def forward(theta, X):
+    """Outputs (k, n) of k networks at inputs X (n, 2), and the hidden activations for the gradient."""
+    W1, b1, W2, b2, w3, b3 = unpack(theta)
+    h1 = np.tanh(np.einsum("nj,kij->kni", X, W1) + b1[:, None])
+    h2 = np.tanh(np.einsum("kni,kji->knj", h1, W2) + b2[:, None])
+    return np.einsum("kni,ki->kn", h2, w3) + b3[:, None], (h1, h2)
+
+
+def objective(theta, X, logL, logE, W, scale):
     """
-    A 2-layer tanh MLP f(x) ≈ log(L − E) on standardised inputs X (n, 2) = (log N, log D), fitted by L-BFGS
-    (float64, seeded) to Σ w·(log(E + e^f) − log L)² / Σ w + λ·|W|², so that its residuals are in log L like
-    those of the other fits. Returns f as a function of (m, 2) numpy inputs.
+    For k networks f (theta (k, P)) with run weights W (k, n) summing to 1 per row: Σ w·(log(E + e^f) − log L)²
+    + λ·|weights|², with f = zs·net(X) + zm (scale = (zm, zs): the output standardised like log(L − E)), so
+    the residuals are in log L like those of the other fits. Returns the objectives (k,) and gradients (k, P).
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)                    # a tiny network: threads only add overhead
-    try:
-        torch.manual_seed(seed)
-        net = torch.nn.Sequential(torch.nn.Linear(2, hidden), torch.nn.Tanh(), torch.nn.Linear(hidden, hidden),
-                                  torch.nn.Tanh(), torch.nn.Linear(hidden, 1)).double()
-        Xt, yt, wt = torch.tensor(X), torch.tensor(logL), torch.tensor(w / w.sum())
-        z = np.log(np.maximum(np.exp(logL) - np.exp(logE), 1e-3 * np.exp(logL)))    # output scale: log(L − E)
-        zm, zs = float(z.mean()), float(z.std())
-        opt = torch.optim.LBFGS(net.parameters(), max_iter=steps, history_size=50, line_search_fn="strong_wolfe",
-                                tolerance_grad=1e-12, tolerance_change=1e-15)
+    zm, zs = scale
+    out, (h1, h2) = forward(theta, X)
+    f = out * zs + zm
+    fit = np.logaddexp(logE, f)
+    r = fit - logL
+    W1, _, W2, _, w3, _ = unpack(theta)
+    loss = np.sum(W * r * r, 1) + WEIGHT_DECAY * sum(np.sum(w.reshape(len(w), -1) ** 2, 1) for w in (W1, W2, w3))
+    d_out = 2 * W * r * np.exp(f - fit) * zs                           # d loss / d out: σ(f − log E) = e^(f − fit)
+    d_a2 = d_out[:, :, None] * w3[:, None] * (1 - h2 ** 2)
+    d_a1 = np.einsum("knj,kji->kni", d_a2, W2) * (1 - h1 ** 2)
+    grads = (np.einsum("kni,nj->kij", d_a1, X) + 2 * WEIGHT_DECAY * W1, d_a1.sum(1),
+             np.einsum("knj,kni->kji", d_a2, h1) + 2 * WEIGHT_DECAY * W2, d_a2.sum(1),
+             np.einsum("kn,kni->ki", d_out, h2) + 2 * WEIGHT_DECAY * w3, d_out.sum(1))
+    return loss, np.concatenate([g.reshape(len(theta), -1) for g in grads], 1)
 
-        def closure():
-            opt.zero_grad()
-            f = net(Xt)[:, 0] * zs + zm
-            loss = (wt * (torch.logaddexp(torch.tensor(logE, dtype=torch.float64), f) - yt) ** 2).sum()
-            loss = loss + weight_decay * sum((p ** 2).sum() for n, p in net.named_parameters() if "weight" in n)
-            loss.backward()
-            return loss
-        opt.step(closure)
-    finally:
-        torch.set_num_threads(threads)
 
-    def f(x):
-        with torch.no_grad():
-            return net(torch.tensor(x))[:, 0].numpy() * zs + zm
-    return f
+def fit_networks(X, logL, logE, W, seed=0):
+    """
+    One 2-layer tanh MLP f(x) ≈ log(L − E) per row of run weights W (k, n), on standardised inputs X (n, 2) =
+    (log N, log D), all from the same seeded start and fitted at once by L-BFGS (see objective). Returns k
+    functions f_i of (m, 2) inputs giving (m,) outputs.
+    """
+    W = np.atleast_2d(W) / np.atleast_2d(W).sum(1, keepdims=True)
+    z = np.log(np.maximum(np.exp(logL) - np.exp(logE), 1e-3 * np.exp(logL)))    # output scale: log(L − E)
+    scale = float(z.mean()), float(z.std())
+    theta0 = np.tile(init_params(seed), (len(W), 1))
+    theta, _, _ = lbfgs(lambda th, rows: objective(th, X, logL, logE, W[rows], scale), theta0, max_iter=STEPS,
+                        ftol=1e-15, gtol=1e-12)
+    return [lambda x, th=th: forward(th[None], x)[0][0] * scale[1] + scale[0] for th in theta]
 
 
 def isoflop_minima(f, budgets, lo, hi, points=801):
@@ -69,18 +106,22 @@ def isoflop_minima(f, budgets, lo, hi, points=801):
 
 def interpolation_estimator(runs, E, budgets, seed=0):
     """
-    Compute-optimal curves from a neural interpolation of the data (Barkeshli et al. 2026): fit_network to the
+    Compute-optimal curves from a neural interpolation of the data (Barkeshli et al. 2026): fit_networks to the
     runs (E: the floor or the fitted E, nats), then isoflop_minima within the data's range of N and D.
+    estimate(w) takes run weights w (n,), or (k, n) for k fits at once (then returns a list of k results).
     """
     X = np.log(np.stack([runs["N"], runs["D"]], 1))
     mu, sd = X.mean(0), X.std(0)
     logL, logE = np.log(runs["L"]), float(log_floor(E))
 
-    def estimate(w):
-        f = fit_network((X - mu) / sd, logL, logE, w, seed)
+    def optimum(f):
         pts = isoflop_minima(lambda x: f((x - mu) / sd), budgets, X.min(0), X.max(0))
         if len(pts) < 3:
             return dict(a=math.nan, b=math.nan)
         c, n, d = map(np.array, zip(*pts))
         return optimum_result(c, n, d, E=E)
+
+    def estimate(w):
+        results = [optimum(f) for f in fit_networks((X - mu) / sd, logL, logE, w, seed)]
+        return results if np.ndim(w) == 2 else results[0]
     return estimate, None
