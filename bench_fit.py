@@ -4,13 +4,23 @@ Benchmarks of fit.py's fitting core (lawfit.py, lbfgs.py), each against a baseli
    against scipy's L-BFGS-B run from every one of the 4500 starts, the way prior work does it;
 2. 1000 bootstrap refits of the joint law;
 3. coverage: over repeated seeded datasets with 1% log-normal noise, how often the 95% bootstrap intervals
-   contain the planted parameters (should be near 95%).
+   contain the planted parameters (should be near 95%);
+4. the quick preset's whole fit, `fit.py docs/quick --floor records --n-def non_embedding` (joint, separable,
+   Kaplan, one-dimensional laws, compute-optimal, sensitivity, 1000 resamples each), this checkout against
+   the code at --baseline (a git commit, checked out into a temporary directory), runs interleaved; the
+   medians, their ratio, and the headline numbers of both (same optima; intervals within Monte-Carlo error).
 
-    python bench_fit.py                     # everything, about 10-15 minutes on 2 cores
+    python bench_fit.py                     # everything, about 20-25 minutes on 2 cores
     python bench_fit.py --coverage-reps 10  # quicker
+    python bench_fit.py --sections full     # only the whole-fit comparison
 """
 import argparse
+import json
 import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -21,6 +31,12 @@ import compute_optimal
 import lawfit
 
 KEYS = ("E", "A", "B", "alpha", "beta", "a", "b")
+SECTIONS = ("joint", "bootstrap", "coverage", "full")
+BASELINE = "376b6f9"  # the last commit before the fit was made fast: 165-220 s for the quick preset
+QUICK_FIT = ["docs/quick", "--floor", "records", "--n-def", "non_embedding"]
+# (law, parameter) rows compared between the two whole fits
+HEADLINE = [("joint", "alpha"), ("joint", "beta"), ("joint", "E"), ("separable", "alpha"), ("separable", "beta"),
+            ("kaplan", "alpha_N")]
 
 
 def timed(f, reps):
@@ -93,6 +109,43 @@ def bench_coverage(n, reps, n_boot):
         print(f"  {k:6} {100 * np.mean([h[k] for h in hits]):5.1f}%")
 
 
+def checkout(commit, into):
+    """The tree of `commit` of this repository written into the directory `into` (git archive | tar)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    archive = subprocess.run(["git", "-C", here, "archive", commit], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+
+
+def time_fit(code_dir, out_json):
+    """Wall time (s) of the quick preset's whole fit run by the fit.py in code_dir, on this checkout's records."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    cmd = [sys.executable, os.path.join(code_dir, "fit.py"), *QUICK_FIT, "--json", out_json]
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=here, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def bench_full_fit(reps, baseline):
+    """The quick preset's whole fit, this checkout against `baseline`, interleaved; prints medians, the ratio
+    and each headline number with its 95% interval from both."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as tmp:
+        checkout(baseline, tmp)
+        times = {"ours": [], "baseline": []}
+        for _ in range(reps):
+            times["ours"].append(time_fit(here, os.path.join(tmp, "ours.json")))
+            times["baseline"].append(time_fit(tmp, os.path.join(tmp, "baseline.json")))
+        fits = {k: json.load(open(os.path.join(tmp, f"{k}.json"), encoding="utf-8")) for k in times}
+    t = {k: float(np.median(v)) for k, v in times.items()}
+    print(f"\nthe quick preset's whole fit (fit.py {' '.join(QUICK_FIT)}), median of {reps}:")
+    print(f"  this checkout  {t['ours']:7.1f} s\n  {baseline} (baseline) {t['baseline']:7.1f} s\n"
+          f"  speed-up {t['baseline'] / t['ours']:.1f}x")
+    for law, key in HEADLINE:
+        row = [f"{fits[k][law][key]:.4g} [{fits[k][law]['ci'][key][0]:.3g}, {fits[k][law]['ci'][key][1]:.3g}]"
+               for k in ("ours", "baseline")]
+        print(f"  {law:9} {key:8} ours {row[0]:30} baseline {row[1]}")
+
+
 def parse_args(argv):
     p = cli.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reps", type=cli.parse_int, default=5, help="repetitions of the timed fits (median reported)")
@@ -101,8 +154,16 @@ def parse_args(argv):
     p.add_argument("--boot-reps", type=cli.parse_int, default=3, help="repetitions of the 1000-refit bootstrap")
     p.add_argument("--coverage-reps", type=cli.parse_int, default=50, help="seeded datasets in the coverage benchmark")
     p.add_argument("--coverage-boot", type=cli.parse_int, default=1000, help="bootstrap resamples per coverage dataset")
+    p.add_argument("--full-reps", type=cli.parse_int, default=3, help="repetitions of the whole quick-preset fit")
+    p.add_argument("--baseline", default=BASELINE, help=f"git commit whose fit.py is the whole fit's baseline "
+                   f"(default {BASELINE})")
+    p.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of: {', '.join(SECTIONS)}")
     args = p.parse_args(argv)
-    for name in ("reps", "boot_reps", "coverage_reps", "coverage_boot"):
+    args.sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    unknown = [x for x in args.sections if x not in SECTIONS]
+    if unknown:
+        cli.fail(f"--sections: unknown {', '.join(unknown)} (choose from {', '.join(SECTIONS)})")
+    for name in ("reps", "boot_reps", "coverage_reps", "coverage_boot", "full_reps"):
         cli.guarded(cli.in_range, name, getattr(args, name), 1)
     if args.baseline_starts is not None:
         cli.guarded(cli.in_range, "baseline_starts", args.baseline_starts, 1, 4500)
@@ -112,9 +173,14 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     runs = compute_optimal.simulate(noise=0.01, seed=0)
-    j = bench_joint_fit(runs, args.reps, args.baseline_starts)
-    bench_bootstrap(runs, j, args.boot_reps)
-    bench_coverage(len(runs["L"]), args.coverage_reps, args.coverage_boot)
+    if "joint" in args.sections or "bootstrap" in args.sections:
+        j = bench_joint_fit(runs, args.reps, args.baseline_starts)
+    if "bootstrap" in args.sections:
+        bench_bootstrap(runs, j, args.boot_reps)
+    if "coverage" in args.sections:
+        bench_coverage(len(runs["L"]), args.coverage_reps, args.coverage_boot)
+    if "full" in args.sections:
+        bench_full_fit(args.full_reps, args.baseline)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss),
    as a log-sum-exp, minimised by L-BFGS from a grid of starts; and Kaplan et al. 2020's
    L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D;
 3. non-parametric bootstrap over runs for every parameter and derived quantity (percentile intervals);
-4. how the exponents move with the fit window, with E fitted/fixed/omitted and with N total/non-embedding;
+4. how the exponents move with the fit window, with E fitted/fixed/omitted and with each parameter count as N
+   (total, non-embedding, Kaplan's blocks-only; N_DEFS);
 5. compute-optimal N*(C) ∝ C^a and D*(C) ∝ C^b by Hoffmann et al.'s Approaches 1-3 and by minimising a
    small neural-network interpolation of L(N, D) along iso-FLOP lines (Barkeshli et al. 2026).
 
@@ -44,10 +45,11 @@ from fitplot import plot_all
 from interpolation import interpolation_estimator
 from lawfit import (CI, DELTA, KEEP, N_BOOT, bootstrap_law, fit_law, joint_fit, joint_spec,
                     kaplan_spec, power_law_spec, separable_spec)
-from records import best_runs, read_records
+from records import best_runs, read_records, record_files
 
-NN_BOOT = 20        # bootstrap refits of the interpolation network (each takes ~2 s)
+NN_BOOT = 20        # bootstrap refits of the interpolation network (all fitted at once)
 MIN_POINTS_1D = 5   # distinct x a one-dimensional law needs: 3 parameters and 2 degrees of freedom left
+N_DEFS = ("total", "non_embedding", "kaplan")  # the parameter counts a record keeps (model.param_counts)
 
 
 class FitError(ValueError):
@@ -61,16 +63,19 @@ class FitError(ValueError):
 def runs_from_records(records, n_def="total"):
     """
     Arrays of one point per record: N (parameters, `params[n_def]`), D (tokens), C (FLOPs), L (nats), floor
-    (nats), and each record's curve put on the FLOPs axis, C(t) = flops/tokens · tokens_t.
+    (nats), each record's curve put on the FLOPs axis, C(t) = flops/tokens · tokens_t, its schedule, and
+    N_alt, the other parameter counts of N_DEFS by name (NaN where a record lacks one).
     """
+    if any(n_def not in r["params"] for r in records):
+        raise FitError(f"--n-def {n_def}: a run record has no params.{n_def} (written before that count existed)")
     pts = [(r["params"][n_def], r["tokens"], r["flops"], r["loss"], r.get("floor")) for r in records]
-    other = "non_embedding" if n_def == "total" else "total"
-    n_other = [r["params"].get(other) for r in records]
     N, D, C, L, floor = (np.array([np.nan if v is None else v for v in col], float) for col in zip(*pts)) if pts else [np.zeros(0)] * 5
     curves = [(np.array([t for t, _ in r.get("curve") or []], float) * r["flops"] / r["tokens"],
                np.array([l for _, l in r.get("curve") or []], float)) for r in records]
+    schedule = np.array([(r.get("config") or {}).get("schedule", "cosine") for r in records])
+    N_alt = {d: np.array([r["params"].get(d, np.nan) for r in records], float) for d in N_DEFS if d != n_def}
     return dict(N=N, D=D, C=C, L=L, floor=floor if np.all(np.isfinite(floor)) else None, curves=curves,
-                N_alt=(other, np.array([np.nan if v is None else v for v in n_other], float)), n_def=n_def)
+                N_alt=N_alt, n_def=n_def, schedule=schedule)
 
 
 def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
@@ -142,7 +147,7 @@ def subset(runs, keep):
     out = dict(runs, **{k: runs[k][idx] for k in ("N", "D", "C", "L")})
     out["floor"] = None if runs["floor"] is None else runs["floor"][idx]
     out["curves"] = None if runs["curves"] is None else [runs["curves"][i] for i in idx]
-    out["N_alt"] = None if runs["N_alt"] is None else (runs["N_alt"][0], runs["N_alt"][1][idx])
+    out["N_alt"] = None if runs["N_alt"] is None else {k: v[idx] for k, v in runs["N_alt"].items()}
     return out
 
 # -----------------------------------------------------------------------------
@@ -208,7 +213,7 @@ def sensitivity(runs, E=None, laws=None, delta=DELTA, frac=0.2):
     """
     How the exponents move: the joint α, β, a and the one-dimensional α_N, α_D, α_C (E fitted) with E fitted,
     fixed to the floor or omitted; with the smallest or largest frac of runs dropped (by C for the joint law,
-    by x for the one-dimensional laws); and with the other parameter count as N.
+    by x for the one-dimensional laws); and with each other parameter count of N_DEFS as N.
     """
     laws = {k: v for k, v in (laws or {}).items() if "skipped" not in v}
     n_drop = lambda n: max(1, int(round(frac * n)))
@@ -240,10 +245,10 @@ def sensitivity(runs, E=None, laws=None, delta=DELTA, frac=0.2):
     for name, pick in (("smallest", smallest), ("largest", largest)):
         keep = pick(runs["C"])
         rows.append(row(f"{base}, drop {name} {pct}", subset(runs, keep), E_of(keep), one_dim(own_x, pick)))
-    if runs["N_alt"] is not None and np.all(np.isfinite(runs["N_alt"][1])) and np.all(runs["N_alt"][1] > 0):
-        name, N_alt = runs["N_alt"]
-        alt_x = lambda axis, law: N_alt[law["_idx"]] if axis == "N" else law["x"]
-        rows.append(row(f"{base}, N = {name}", dict(runs, N=N_alt), E, one_dim(alt_x, everything)))
+    for name, N_alt in (runs["N_alt"] or {}).items():
+        if np.all(np.isfinite(N_alt)) and np.all(N_alt > 0):  # only counts every record has
+            alt_x = lambda axis, law: N_alt[law["_idx"]] if axis == "N" else law["x"]
+            rows.append(row(f"{base}, N = {name}", dict(runs, N=N_alt), E, one_dim(alt_x, everything)))
     return rows
 
 # -----------------------------------------------------------------------------
@@ -280,7 +285,7 @@ def analyse(runs, E=None, delta=DELTA, n_boot=N_BOOT, nn_boot=NN_BOOT, seed=0, t
         approach2=estimate_with_bootstrap("approach 2", isoflop_estimator(runs, tol), n, n_boot, seed, quiet),
         approach3=dict(a=a, b=b, G=G, C=budgets, N=Ns, D=Ds, ci={k: j["ci"][k] for k in ("a", "b", "G")}),
         interpolation=estimate_with_bootstrap("interpolation", interpolation_estimator(runs, E_nn, budgets, seed),
-                                              n, nn_boot, seed, quiet))
+                                              n, nn_boot, seed, quiet, batched=True))
     out["sensitivity"] = sensitivity(runs, E, out["laws_1d"], delta)
     return out
 
@@ -448,8 +453,9 @@ def check_args(args):
     cli.in_range("sim_width", args.sim_width, 0, low_open=True)
     cli.in_range("sim_noise", args.sim_noise, 0)
     floor = floor_value(args.floor)
-    if args.json:
-        files.check_writable(args.json)
+    if args.json:  # never over one of the records or CSVs being fitted
+        files.check_distinct([("RESULTS", p) for p in record_files(args.paths)], [("--json", args.json)])
+        files.check_writable(args.json, kind="json")
     if args.plot:
         files.check_writable(args.plot, directory=True)
     return design, floor
@@ -511,8 +517,10 @@ def parser():
     p.add_argument("--d-col", default="D", help="CSV column of D, tokens (default D)")
     p.add_argument("--loss-col", default="loss", help="CSV column of the final loss, nats (default loss)")
     p.add_argument("--c-col", default=None, help="CSV column of C, FLOPs; then D = C/(6N) and --d-col is not used")
-    p.add_argument("--n-def", choices=("total", "non_embedding"), default="total", help="which parameter count of a "
-                   "run record is N (default total; the sensitivity table shows the other)")
+    p.add_argument("--n-def", choices=N_DEFS, default="total", help="which parameter count of a run record is N: "
+                   "total; non_embedding, without the token and position embeddings but with the readout (nanoGPT's "
+                   "6N FLOPs convention); kaplan, the blocks only (Kaplan et al. 2020). Default total; the "
+                   "sensitivity table shows the others")
     p.add_argument("--floor", nargs="?", const="records", default=None, metavar="VALUE",
                    help="fix E of the joint law to each record's exact floor, or to VALUE nats, instead of fitting it")
     p.add_argument("--all-runs", action="store_true", help="fit every ok run, not only the best lr of each "

@@ -49,6 +49,7 @@ SCALES = dict(
                teacher=dict(width=16, tokens=5_000, lr=1e-2, batch_size=10),
                grid=dict(width=[16, 32], tokens=[2_000, 4_000], lr=1e-2, batch_size=10, eval_walks=20)),
 )
+N_DEF = "non_embedding"  # the N of every rung's fit: readout included (nanoGPT's 6N), as the quick preset's fits
 EXTRA_RUNGS = ("percolation", "trees")  # run only when named: not on the paper's ladder
 
 
@@ -135,19 +136,19 @@ def grid_runs(spec):
 
 
 def fit_rung(directory, runs_wanted, n_boot=200):
-    """The joint law L = E + A/N^α + B/D^β (fit.py) on the best learning rate of each (N, D) of a rung's sweep
-    (the records of runs_wanted: older grids' runs in the same directory are left out), E fixed to the exact
-    floor (nats per token) where it is known (fitted for text), with bootstrap intervals; '_samples' holds
-    the bootstrap draws of α and β (for the monotonic verdict; not written to JSON)."""
+    """The joint law L = E + A/N^α + B/D^β (fit.py; N the N_DEF count) on the best learning rate of each
+    (N, D) of a rung's sweep (the records of runs_wanted: older grids' runs in the same directory are left
+    out), E fixed to the exact floor (nats per token) where it is known (fitted for text), with bootstrap
+    intervals; '_samples' holds the bootstrap draws of α and β (for the monotonic verdict; not in JSON)."""
     found = [r for r in records.read_records([os.path.join(directory, "runs.jsonl")])
              if r.get("status") == "ok" and r["run"] in runs_wanted]
     best = fit.best_runs(found, warn_edge=False)
-    runs = fit.runs_from_records(best)
+    runs = fit.runs_from_records(best, N_DEF)
     floor = runs["floor"]
     spec = fit.joint_spec(runs["N"], runs["D"], floor)
     law = fit.fit_law(spec, runs["L"])
     boot = fit.bootstrap_law(spec, runs["L"], law, n_boot=n_boot, quiet=True)
-    return dict(V=best[0]["V"], floor=None if floor is None else float(np.mean(floor)), E=law["E"] if floor is None
+    return dict(V=best[0]["V"], n_def=N_DEF, floor=None if floor is None else float(np.mean(floor)), E=law["E"] if floor is None
                 else float(np.mean(floor)), E_fitted=floor is None, alpha=law["alpha"], beta=law["beta"],
                 ci=dict(alpha=boot["ci"]["alpha"], beta=boot["ci"]["beta"]), points=len(best),
                 lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"], train_s=training_seconds(found),
@@ -265,7 +266,7 @@ def plot_ladder(rows, path):
     # bootstrap intervals of a poorly constrained rung can span orders of magnitude: keep the estimates readable
     top, bottom = 1.5 * max(estimates) + 0.5, min(0.0, min(estimates)) - 0.3
     clipped = any(not bottom <= v <= top for r in rows for k in ("alpha", "beta") for v in r["ci"][k])
-    ax.set(xlabel="floor: entropy rate of the data (nats per token; * fitted E)", ylabel="exponent", ylim=(bottom, top),
+    ax.set(xlabel="floor: the eval set's minimum loss (nats per token; * fitted E)", ylabel="exponent", ylim=(bottom, top),
            title="the ladder: scaling exponents against the data's entropy" + (" (95% intervals clipped)" if clipped else ""))
     ax.legend()
     plotting.savefig(fig, path, dpi=110)
