@@ -165,11 +165,11 @@ def family_words(label):
     return ", ".join(words) or label
 
 
-def plot(laws, reference, path, runs=None, floor=0.0):
+def plot(laws, reference, path, runs=None, floor=0.0, n_def=None):
     """Left: the excess L − floor (nats; floor 0: the loss itself) against N per family with its law, and every
     lr tried, faint, when runs {label: (N, L)} are given; right: the N ratio against the reference at every
     loss all families reach inside their grids, with the reported L* and its interval. Families are named in
-    words (family_words)."""
+    words (family_words); the N axis names its count (n_def, plotting.n_label)."""
     fig, (left, right) = plotting.figure(1, 2, figsize=(12, 4.5))
     ref = laws[reference]
     grid = np.geomspace(min(l["N"].min() for l in laws.values()), max(l["N"].max() for l in laws.values()), 100)
@@ -191,7 +191,8 @@ def plot(laws, reference, path, runs=None, floor=0.0):
                 ci = np.minimum(np.array(r["ci"]), 1e3 * r["ratio"])
                 right.errorbar([r["L"]], [r["ratio"]], yerr=np.abs(ci[:, None] - r["ratio"]), fmt="o", color=color,
                                capsize=3)
-    left.set(xscale="log", yscale="log", xlabel="N (parameters)", title="best lr of each width, one D; faint: every lr",
+    left.set(xscale="log", yscale="log", xlabel=plotting.n_label(n_def),
+             title="best lr of each width, one D; faint: every lr",
              ylabel="excess loss L − floor (nats per token)" if floor else "loss L (nats per token)")
     right.axhline(1, color="gray", lw=0.8)
     right.set(yscale="log", xlabel="loss L* (nats per token)", ylabel="N(L*) / N_ref(L*) (ratio of parameters)",
