@@ -235,9 +235,10 @@ def isoflop_bias(law=CHINCHILLA, budgets=(6e18, 3e21, 9), per_budget=28, widths=
     return rows
 
 
-def estimate_with_bootstrap(name, estimator, n, n_boot, seed, quiet, batched=False):
-    """Run a compute-optimal estimator on all runs and on n_boot resamples; {'skipped': why} if it cannot run.
-    batched: the estimator takes every resample's weights (n_boot, n) in one call and returns a list."""
+def estimate_with_bootstrap(name, estimator, n, n_boot, seed, quiet, batched=False, units=None):
+    """Run a compute-optimal estimator on all runs and on n_boot resamples of the resampling units (one label
+    per run, lawfit.bootstrap; default: runs); {'skipped': why} if it cannot run. batched: the estimator takes
+    every resample's weights (n_boot, n) in one call and returns a list."""
     est, why = estimator
     if est is None:
         return dict(skipped=why)
@@ -245,5 +246,5 @@ def estimate_with_bootstrap(name, estimator, n, n_boot, seed, quiet, batched=Fal
     if not np.isfinite(res["a"]):
         return dict(skipped="too few compute-optimal points")
     boot = bootstrap(est if batched else lambda W: [est(w) for w in W], n, n_boot, seed, name, quiet,
-                     chunk=n_boot if batched else 1)
+                     chunk=n_boot if batched else 1, units=units)
     return dict(res, ci={k: boot["ci"][k] for k in ("a", "b")}, n_boot=n_boot, _samples=boot["samples"])

@@ -14,7 +14,8 @@ Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss),
    Approach 3; Besiroglu et al. 2024): Huber loss (δ = 1e-3) on log L, summed over runs, with log L̂ written
    as a log-sum-exp, minimised by L-BFGS from a grid of starts; and Kaplan et al. 2020's
    L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D;
-3. non-parametric bootstrap over runs for every parameter and derived quantity (percentile intervals);
+3. non-parametric bootstrap for every parameter and derived quantity (percentile intervals), resampling
+   what is independent: a wsd sweep's stable-phase families whole, else runs (resampling_units);
 4. how the exponents move with the fit window, with E fitted/fixed/omitted and with each parameter count as N
    (total, non-embedding, Kaplan's blocks-only; N_DEFS);
 5. compute-optimal N*(C) ∝ C^a and D*(C) ∝ C^b by Hoffmann et al.'s Approaches 1-3 and by minimising a
@@ -45,11 +46,13 @@ from fitplot import plot_all
 from interpolation import interpolation_estimator
 from lawfit import (CI, DELTA, KEEP, N_BOOT, bootstrap_law, fit_law, joint_fit, joint_spec,
                     kaplan_spec, power_law_spec, separable_spec)
-from records import best_runs, read_records, record_files
+from records import best_runs, family_key, read_records, record_files
 
 NN_BOOT = 20        # bootstrap refits of the interpolation network (all fitted at once)
 MIN_POINTS_1D = 5   # distinct x a one-dimensional law needs: 3 parameters and 2 degrees of freedom left
 N_DEFS = ("total", "non_embedding", "kaplan")  # the parameter counts a record keeps (model.param_counts)
+UNIT_KINDS = dict(family="stable-phase family (config minus lr, seed, tokens)",   # resampling_units, in words
+                  seed="seed within a family (config minus lr, tokens)", run="run")
 
 
 class FitError(ValueError):
@@ -60,11 +63,46 @@ class FitError(ValueError):
 # reading runs
 
 
+def resampling_units(records):
+    """
+    The bootstrap's resampling unit of each record (lawfit.bootstrap draws units, not runs) as string labels,
+    and the kinds used, described in words (UNIT_KINDS):
+    - a wsd run: its stable-phase family (records.family_key), whose budgets branch from shared stable phases;
+    - a cosine run whose family holds several seeds: its seed within the family, the runs sharing an init
+      and a data order;
+    - otherwise (a cosine run of a one-seed family, a best_runs point averaging seeds, a record without a
+      config): the run itself.
+    The best lr of each experiment (records.best_runs) is chosen once, on all the data: a unit carries every
+    lr of the groups in it (a family, or a best_runs point), so a resample could only repeat that choice, and
+    with one seed per (group, lr), as in the committed sweeps, the data fix it. With several seeds per lr its
+    noise would be resampled by drawing seeds and, per resample, taking the lr of lowest mean over the drawn
+    seeds: a new loss and curve per point, so every refit path (lawfit.minimise, the one-dimensional slices,
+    Approaches 1-2, the interpolation) would take per-resample losses where it now takes weights. Not done.
+    """
+    families = [family_key(r) for r in records]
+    seeds = {}
+    for r, f in zip(records, families):
+        if f is not None:
+            seeds.setdefault(f, set()).add(r["config"].get("seed"))
+    labels, kinds = [], set()
+    for i, (r, f) in enumerate(zip(records, families)):
+        if f is not None and r["config"].get("schedule", "cosine") == "wsd":
+            kind, label = "family", f
+        elif f is not None and r.get("seeds", 1) == 1 and len(seeds[f]) > 1:
+            kind, label = "seed", f"{f} seed {r['config'].get('seed')}"
+        else:
+            kind, label = "run", f"run {i}"
+        labels.append(label)
+        kinds.add(kind)
+    return np.array(labels), " or ".join(v for k, v in UNIT_KINDS.items() if k in kinds)
+
+
 def runs_from_records(records, n_def="total"):
     """
     Arrays of one point per record: N (parameters, `params[n_def]`), D (tokens), C (FLOPs), L (nats), floor
-    (nats), each record's curve put on the FLOPs axis, C(t) = flops/tokens · tokens_t, its schedule, and
-    N_alt, the other parameter counts of N_DEFS by name (NaN where a record lacks one).
+    (nats), each record's curve put on the FLOPs axis, C(t) = flops/tokens · tokens_t, its schedule, N_alt,
+    the other parameter counts of N_DEFS by name (NaN where a record lacks one), and each point's bootstrap
+    unit with the kinds used, in words (resampling_units).
     """
     if any(n_def not in r["params"] for r in records):
         raise FitError(f"--n-def {n_def}: a run record has no params.{n_def} (written before that count existed)")
@@ -74,8 +112,9 @@ def runs_from_records(records, n_def="total"):
                np.array([l for _, l in r.get("curve") or []], float)) for r in records]
     schedule = np.array([(r.get("config") or {}).get("schedule", "cosine") for r in records])
     N_alt = {d: np.array([r["params"].get(d, np.nan) for r in records], float) for d in N_DEFS if d != n_def}
+    unit, unit_kind = resampling_units(records)
     return dict(N=N, D=D, C=C, L=L, floor=floor if np.all(np.isfinite(floor)) else None, curves=curves,
-                N_alt=N_alt, n_def=n_def, schedule=schedule)
+                N_alt=N_alt, n_def=n_def, schedule=schedule, unit=unit, unit_kind=unit_kind)
 
 
 def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
@@ -142,10 +181,11 @@ def check_runs(runs):
 
 
 def subset(runs, keep):
-    """The runs selected by a boolean mask or index array (curves and floors follow)."""
+    """The runs selected by a boolean mask or index array (curves, floors and bootstrap units follow)."""
     idx = np.arange(len(runs["L"]))[keep]
     out = dict(runs, **{k: runs[k][idx] for k in ("N", "D", "C", "L")})
     out["floor"] = None if runs["floor"] is None else runs["floor"][idx]
+    out["unit"] = None if runs.get("unit") is None else runs["unit"][idx]
     out["curves"] = None if runs["curves"] is None else [runs["curves"][i] for i in idx]
     out["N_alt"] = None if runs["N_alt"] is None else {k: v[idx] for k, v in runs["N_alt"].items()}
     return out
@@ -181,9 +221,10 @@ def one_dim_laws(runs, floor=None, delta=DELTA, n_boot=N_BOOT, seed=0, tol=0.1, 
     """
     For L(N) at the largest D, L(D) at the largest N and L(C) along the frontier: the power law with E
     fitted ('free'), fixed to the floor ('floor', when known), omitted ('pure'), and the exponential ('exp'),
-    each with bootstrap intervals; and the evidence for the power law over the exponential.
+    each with bootstrap intervals over the slice's units (`units` of them: none from one unit, such as one
+    wsd family's budgets); and the evidence for the power law over the exponential.
     """
-    N, D, C, L = runs["N"], runs["D"], runs["C"], runs["L"]
+    N, D, C, L, units = runs["N"], runs["D"], runs["C"], runs["L"], runs.get("unit")
     slices = {"N": (largest_slice(N, D, tol), N, "D", D), "D": (largest_slice(D, N, tol), D, "N", N),
               "C": (pareto_frontier(C, L), C, None, None)}
     out = {}
@@ -193,14 +234,15 @@ def one_dim_laws(runs, floor=None, delta=DELTA, n_boot=N_BOOT, seed=0, tol=0.1, 
                                      f"distinct {axis}")
             continue
         idx = np.arange(len(L))[keep]
-        xs, Ls = x[idx], L[idx]
+        xs, Ls, us = x[idx], L[idx], None if units is None else units[idx]
         forms = dict(free=power_law_spec(xs), pure=power_law_spec(xs, E=0.0), exp=power_law_spec(xs, exponential=True))
         if floor is not None:
             forms["floor"] = power_law_spec(xs, E=floor[idx])
         res = dict(slice="compute frontier" if fixed is None else f"{fixed} = {np.mean(y[idx]):.4g}", n=len(xs), x=xs, L=Ls, _idx=idx)
         for name, spec in forms.items():
             f = fit_law(spec, Ls, delta)
-            res[name] = dict(f, ci=bootstrap_law(spec, Ls, f, delta, n_boot, seed, f"L({axis}) {name}", quiet)["ci"])
+            boot = bootstrap_law(spec, Ls, f, delta, n_boot, seed, f"L({axis}) {name}", quiet, us)
+            res[name], res["units"] = dict(f, ci=boot["ci"]), boot["units"]
         res["evidence"] = evidence(res["free"], res["exp"])
         out[axis] = res
     return out
@@ -257,21 +299,24 @@ def sensitivity(runs, E=None, laws=None, delta=DELTA, frac=0.2):
 
 def analyse(runs, E=None, delta=DELTA, n_boot=N_BOOT, nn_boot=NN_BOOT, seed=0, tol=0.1, quiet=False):
     """
-    Every fit on one set of runs (dict of N, D, C, L arrays, floor, curves; see runs_from_records), E being
-    None (fitted), the floor (nats, scalar or per run) or 0 (omitted) for the joint law and Approach 3.
+    Every fit on one set of runs (dict of N, D, C, L arrays, floor, curves, bootstrap units; see
+    runs_from_records), E being None (fitted), the floor (nats, scalar or per run) or 0 (omitted) for the
+    joint law and Approach 3. Every interval resamples the units: without `unit` (a CSV, --simulate, runs
+    built by hand) each run is its own.
     Returns a dict ready for JSON, except keys starting with '_' (bootstrap samples, for plots).
     """
     check_runs(runs)
     N, D, C, L = runs["N"], runs["D"], runs["C"], runs["L"]
-    n = len(L)
+    n, units = len(L), runs.get("unit")
     out = dict(input=dict(source=runs.get("source"), runs=n, not_ok=runs.get("not_ok", 0), n_def=runs.get("n_def"),
-                          E="fitted" if E is None else "fixed", delta=delta, n_boot=n_boot, ci_level=CI, seed=seed))
+                          E="fitted" if E is None else "fixed", delta=delta, n_boot=n_boot, ci_level=CI, seed=seed,
+                          bootstrap_unit=runs.get("unit_kind", "run"), units=n if units is None else np.unique(units).size))
     laws = [("joint", joint_spec(N, D, E)), ("kaplan", kaplan_spec(N, D))]
     if E is not None and np.all(np.asarray(E) > 0):  # the separable alternative needs the floor: E fixed
         laws.append(("separable", separable_spec(N, D, E)))
     for name, spec in laws:
         f = fit_law(spec, L, delta)
-        boot = bootstrap_law(spec, L, f, delta, n_boot, seed, name, quiet)
+        boot = bootstrap_law(spec, L, f, delta, n_boot, seed, name, quiet, units)
         out[name] = dict(f, ci=boot["ci"], _samples=boot["samples"])
     if "separable" in out:
         out["separable"]["evidence"] = evidence(out["joint"], out["separable"], ("additive", "separable"))
@@ -281,11 +326,13 @@ def analyse(runs, E=None, delta=DELTA, n_boot=N_BOOT, nn_boot=NN_BOOT, seed=0, t
     Ns, Ds, a, b, G = compute_optimal_closed_form(j["A"], j["B"], j["alpha"], j["beta"], budgets)
     E_nn = float(np.mean(runs["floor"])) if runs["floor"] is not None else j["E"]
     out["compute_optimal"] = dict(
-        approach1=estimate_with_bootstrap("approach 1", envelope_estimator(runs), n, n_boot, seed, quiet),
-        approach2=estimate_with_bootstrap("approach 2", isoflop_estimator(runs, tol), n, n_boot, seed, quiet),
+        approach1=estimate_with_bootstrap("approach 1", envelope_estimator(runs), n, n_boot, seed, quiet,
+                                          units=units),
+        approach2=estimate_with_bootstrap("approach 2", isoflop_estimator(runs, tol), n, n_boot, seed, quiet,
+                                          units=units),
         approach3=dict(a=a, b=b, G=G, C=budgets, N=Ns, D=Ds, ci={k: j["ci"][k] for k in ("a", "b", "G")}),
         interpolation=estimate_with_bootstrap("interpolation", interpolation_estimator(runs, E_nn, budgets, seed),
-                                              n, nn_boot, seed, quiet, batched=True))
+                                              n, nn_boot, seed, quiet, batched=True, units=units))
     out["sensitivity"] = sensitivity(runs, E, out["laws_1d"], delta)
     return out
 
@@ -334,7 +381,8 @@ def report_1d(laws):
         if "skipped" in law:
             lines.append(f"  L({axis}): skipped, {law['skipped']}")
             continue
-        lines.append(f"  L({axis}) at {law['slice']}, {law['n']} runs")
+        lines.append(f"  L({axis}) at {law['slice']}, {law['n']} runs in {law['units']} resampling unit"
+                     f"{'s' * (law['units'] != 1)}{'' if law['units'] > 1 else ': no intervals'}")
         for form in ("free", "floor", "pure", "exp"):
             if form in law:
                 f = law[form]
@@ -377,7 +425,7 @@ def report(res, truth=None):
     inp = res["input"]
     head = [f"{inp['runs']} runs from {inp['source']} ({inp['not_ok']} not ok, left out); N = {inp['n_def']}; "
             f"Huber δ = {inp['delta']:g} on log L; {inp['ci_level']}% percentile intervals from {inp['n_boot']} "
-            f"bootstrap resamples over runs", ""]
+            f"bootstrap resamples of {inp['units']} units, each a {inp['bootstrap_unit']}", ""]
     return "\n".join(head + report_laws(res, truth) + [""] + report_1d(res["laws_1d"]) + [""] + report_optimal(res, truth))
 
 
@@ -481,7 +529,8 @@ def compare_command(args):
         tried = {label: every_lr for label, (_, every_lr) in points.items()}
         floors = {r.get("floor") for rs in families.values() for r in rs}  # one known floor: plot the excess
         floor = floors.pop() if len(floors) == 1 and None not in floors else 0.0
-        print(f"\nplot in {efficiency.plot(laws, reference, os.path.join(args.plot, 'efficiency.png'), tried, floor)}")
+        path = efficiency.plot(laws, reference, os.path.join(args.plot, "efficiency.png"), tried, floor, args.n_def)
+        print(f"\nplot in {path}")
 
 
 def fit_command(args):

@@ -53,7 +53,7 @@ def loss_vs(res, runs, xname):
     """Loss (or excess over a known floor) vs N (colour: D) or vs D (colour: N), with the joint law at four
     quantiles of the other axis."""
     yname = "D" if xname == "N" else "N"
-    unit = dict(N="parameters", D="tokens")
+    label = dict(N=plotting.n_label(runs.get("n_def")), D="D (tokens)")
     x, y, law = runs[xname], runs[yname], joint_law(res)
     floor, ref, ylabel = floor_of(runs)
     fig, ax = plotting.figure(figsize=(6.5, 4.5))
@@ -67,10 +67,10 @@ def loss_vs(res, runs, xname):
         ax.axhline(law["E"] - ref, color="gray", ls=":", lw=1,
                    label=f"fitted E{' − floor' if ref else ''} = {law['E'] - ref:.3g} nats")
         ax.legend(fontsize=8)
-    ax.set(xscale="log", yscale="log", xlabel=f"{xname} ({unit[xname]})", ylabel=ylabel,
+    ax.set(xscale="log", yscale="log", xlabel=label[xname], ylabel=ylabel,
            title=f"{'excess loss' if ref else 'loss'} vs {xname}; lines: joint fit at four values of {yname}")
     ax.title.set_fontsize(10)
-    cb = fig.colorbar(sc, ax=ax, label=f"{yname} ({unit[yname]})")
+    cb = fig.colorbar(sc, ax=ax, label=label[yname])
     for axis in (ax.xaxis, ax.yaxis, cb.ax.yaxis):
         plotting.log_ticks(axis)
     return fig
@@ -112,7 +112,7 @@ def loss_vs_flops(res, runs):
     ax.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel=ylabel,
            title=f"{'excess loss' if ref else 'loss'} vs compute (grey: training curves)")
     ax.legend(fontsize=7)
-    bx.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel="N* (parameters)",
+    bx.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel="N* " + plotting.n_label(runs.get("n_def"))[2:],
            title="compute-optimal model size N*(C) ∝ C^a")
     bx.legend(fontsize=8)
     for axis in (ax.xaxis, ax.yaxis, bx.xaxis, bx.yaxis):
@@ -135,7 +135,7 @@ def isoflop(res):
         xs = np.linspace(np.log(n).min(), np.log(n).max(), 100)
         ax.plot(np.exp(xs), c0 + c1 * xs + c2 * xs ** 2, color=color, lw=1,
                 label=f"C = {sci(c)} FLOPs" if i % every == 0 else None)
-    ax.set(xscale="log", xlabel="N (parameters)", ylabel="loss L (nats per token)",
+    ax.set(xscale="log", xlabel=plotting.n_label(res.get("input", {}).get("n_def")), ylabel="loss L (nats per token)",
            title=f"IsoFLOP profiles ({co2['how']})")
     plotting.log_ticks(ax.xaxis)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="budget", title_fontsize=7)  # off the data
@@ -153,16 +153,22 @@ def bootstrap_histograms(res):
     for ax, (src, key) in zip(axes.flat, keys):
         fit = res[src] if src == "joint" else res["compute_optimal"][src]
         s = fit["_samples"][key]
-        ax.hist(s[np.isfinite(s)], bins=40, color="C0")
+        ok = s[np.isfinite(s)]
+        ax.hist(ok, bins=40, color="C0")
+        if ok.size and np.ptp(ok) < 1e-9:  # every resample agrees to rounding: show a readable window, not 1e-16s
+            ax.set_xlim(ok.mean() - 0.05, ok.mean() + 0.05)
         ax.axvline(fit[key], color="k", lw=1, label="estimate (all runs)")
         for q, label in zip(fit["ci"][key], (f"{res['input']['ci_level']:g}% interval", None)):
             ax.axvline(q, color="C3", ls="--", lw=1, label=label)
-        ax.set(title=f"{NAMES[src]} ({len(s)} resample{'s' * (len(s) != 1)})", xlabel=SYMBOLS[key], ylabel="resamples")
+        counted = f"{ok.size} of {len(s)}" if ok.size < len(s) else f"{len(s)}"  # a method may not run on a resample
+        ax.set(title=f"{NAMES[src]} ({counted} resamples)", xlabel=SYMBOLS[key], ylabel="resamples")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes.flat[len(keys):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle("bootstrap distributions: resamples of the runs, each refitted", fontsize=10)
+    inp = res["input"]  # fit.analyse names the units it resampled; a hand-made result may not
+    drawn = f"{inp['units']} units, each a {inp['bootstrap_unit']}" if "units" in inp else "the runs"
+    fig.suptitle(f"bootstrap distributions: resamples of {drawn}; each resample refitted", fontsize=10)
     return fig
 
 
@@ -170,7 +176,8 @@ def residuals(res, runs):
     """The joint fit's residuals log L − log L̂ against N, D and L."""
     j = res["joint"]
     fig, axes = plotting.figure(1, 3, figsize=(13, 3.6))
-    for ax, (k, name) in zip(axes, (("N", "N (parameters)"), ("D", "D (tokens)"), ("L", "loss L (nats per token)"))):
+    names = (("N", plotting.n_label(runs.get("n_def"))), ("D", "D (tokens)"), ("L", "loss L (nats per token)"))
+    for ax, (k, name) in zip(axes, names):
         ax.scatter(runs[k], j["residuals"], s=8)
         ax.axhline(0, color="k", lw=0.8)
         ax.set(xscale="linear" if k == "L" else "log", xlabel=name, ylabel="log L − log L̂ (fit)")

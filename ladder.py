@@ -147,7 +147,7 @@ def fit_rung(directory, runs_wanted, n_boot=200):
     floor = runs["floor"]
     spec = fit.joint_spec(runs["N"], runs["D"], floor)
     law = fit.fit_law(spec, runs["L"])
-    boot = fit.bootstrap_law(spec, runs["L"], law, n_boot=n_boot, quiet=True)
+    boot = fit.bootstrap_law(spec, runs["L"], law, n_boot=n_boot, quiet=True, units=runs["unit"])
     return dict(V=best[0]["V"], n_def=N_DEF, floor=None if floor is None else float(np.mean(floor)), E=law["E"] if floor is None
                 else float(np.mean(floor)), E_fitted=floor is None, alpha=law["alpha"], beta=law["beta"],
                 ci=dict(alpha=boot["ci"]["alpha"], beta=boot["ci"]["beta"]), points=len(best),

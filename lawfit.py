@@ -3,9 +3,10 @@ Fitting one scaling law to runs the Chinchilla way (Hoffmann et al. 2022, Approa
 
 A law is a spec: `law(θ)` giving log L̂ and its Jacobian, a grid of starts, and `unpack` from θ to named
 parameters. `fit_law` minimises the Huber loss (δ = 1e-3) on log L, summed over runs, by L-BFGS from the
-grid starts with the lowest objective; `bootstrap_law` refits it on resamples of the runs (multinomial
-weights) for percentile intervals. Laws: E + Σ A_k·x_k^(−α_k) (joint L(N, D), one-dimensional power laws),
-E + A·exp(−x/scale), Kaplan et al. 2020's L(N, D), and the separable E + (B + A/N^α)/D^β.
+grid starts with the lowest objective; `bootstrap_law` refits it on resamples (multinomial weights over the
+resampling units: runs, or blocks of runs that are not independent) for percentile intervals. Laws:
+E + Σ A_k·x_k^(−α_k) (joint L(N, D), one-dimensional power laws), E + A·exp(−x/scale), Kaplan et al. 2020's
+L(N, D), and the separable E + (B + A/N^α)/D^β.
 
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
@@ -226,14 +227,36 @@ def joint_fit(N, D, L, E=None, delta=DELTA, keep=KEEP):
 # bootstrap
 
 
-def bootstrap(refit, n, n_boot=N_BOOT, seed=0, label="", quiet=False, chunk=1):
+def unit_index(units):
+    """Each run's unit as an integer 0..U−1, units numbered in order of first appearance (labels: any values
+    np.unique can sort, one per run)."""
+    _, first, inverse = np.unique(np.asarray(units), return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse.ravel()]
+
+
+def resample_weights(n, n_boot, seed, units=None):
     """
-    Non-parametric bootstrap over runs: n_boot resamples of the n runs drawn with replacement, each given as
-    multinomial counts w (so a refit sees every run, weighted by how often it was drawn). refit(W) takes a
-    (k, n) batch of them, `chunk` at a time, and returns one dict of numbers per resample. Returns the samples
-    and the CI% percentile interval of each number (NaN samples left out). Progress and ETA go to stderr.
+    Bootstrap weights (n_boot, n) of n runs: the U resampling units (`units`, one label per run; None: each run
+    its own) drawn with replacement as multinomial counts, each run weighted by its unit's count, so runs that
+    are not independent (a wsd stable phase and its budgets) enter or leave a resample together. Units are
+    numbered in order of first appearance: with every run its own unit, W is the run-level draw of the same
+    seed bit for bit. Returns (W, U).
     """
-    W = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    index = np.arange(n) if units is None else unit_index(units)
+    U = int(index.max()) + 1
+    counts = np.random.default_rng(seed).multinomial(U, np.full(U, 1.0 / U), size=n_boot)
+    return counts[:, index].astype(float), U
+
+
+def bootstrap(refit, n, n_boot=N_BOOT, seed=0, label="", quiet=False, chunk=1, units=None):
+    """
+    Non-parametric bootstrap over resampling units (resample_weights; default: runs): n_boot resamples, each
+    given as weights w (so a refit sees every run, weighted by how often its unit was drawn). refit(W) takes a
+    (k, n) batch of them, `chunk` at a time, and returns one dict of numbers per resample. Returns the samples,
+    the number of units and the CI% percentile interval of each number (NaN samples left out; NaN intervals
+    from a single unit, where every resample is the data itself). Progress and ETA go to stderr.
+    """
+    W, U = resample_weights(n, n_boot, seed, units)
     rows, t0, shown = [], time.time(), 0.0
     for i in range(0, n_boot, chunk):
         for res in refit(W[i:i + chunk]):
@@ -244,7 +267,8 @@ def bootstrap(refit, n, n_boot=N_BOOT, seed=0, label="", quiet=False, chunk=1):
             print(f"\r  bootstrap {label}: {done}/{n_boot}, {elapsed:.0f} s, ETA {elapsed / done * (n_boot - done):.0f} s   ",
                   end="\n" if done == n_boot else "", file=sys.stderr, flush=True)
     samples = {k: np.array([r.get(k, np.nan) for r in rows]) for k in dict.fromkeys(k for r in rows for k in r)}
-    return dict(ci={k: percentile_interval(v) for k, v in samples.items()}, n_boot=n_boot, samples=samples)
+    ci = {k: percentile_interval(v) if U > 1 else [np.nan, np.nan] for k, v in samples.items()}
+    return dict(ci=ci, n_boot=n_boot, units=U, samples=samples)
 
 
 def percentile_interval(samples, level=CI):
@@ -253,9 +277,10 @@ def percentile_interval(samples, level=CI):
     return [float(np.percentile(s, 50 - level / 2)), float(np.percentile(s, 50 + level / 2))] if s.size else [np.nan, np.nan]
 
 
-def bootstrap_law(spec, L, fit, delta=DELTA, n_boot=N_BOOT, seed=0, label="", quiet=False):
-    """Bootstrap a fitted spec: each resample's L-BFGS starts from the full-data optimum and from the grid
-    start that screens best on that resample; resamples are refitted all at once (lbfgs.py), vectorised."""
+def bootstrap_law(spec, L, fit, delta=DELTA, n_boot=N_BOOT, seed=0, label="", quiet=False, units=None):
+    """Bootstrap a fitted spec over `units` (see bootstrap; default: runs): each resample's L-BFGS starts from
+    the full-data optimum and from the grid start that screens best on that resample; resamples are refitted
+    all at once (lbfgs.py), vectorised."""
     logL = np.log(L)
     screened = huber_loss(spec["law"](spec["starts"])[0] - logL, delta)
 
@@ -263,4 +288,4 @@ def bootstrap_law(spec, L, fit, delta=DELTA, n_boot=N_BOOT, seed=0, label="", qu
         theta, _, _ = minimise(spec["law"], logL, spec["starts"], W, delta, keep=1, warm=fit["theta"], screened=screened,
                                max_iter=BOOT_MAX_ITER)
         return [spec["unpack"](th) for th in theta]
-    return bootstrap(refit, len(L), n_boot, seed, label, quiet, chunk=N_BOOT)
+    return bootstrap(refit, len(L), n_boot, seed, label, quiet, chunk=N_BOOT, units=units)

@@ -11,6 +11,8 @@ Run records: one JSON object per line in `*.jsonl` files (DESIGN.md, "The run re
 - `group_key`: the experiment a record belongs to, its whole configuration except lr and seed: the best-lr
   reduction averages seeds and compares learning rates within a group, never across groups.
 - `best_runs`: that reduction, one record per group at the learning rate of lowest seed-mean loss.
+- `family_key`: the stable-phase family of a record, its config except lr, seed and tokens: the block of
+  runs a bootstrap resamples whole under --schedule wsd (fit.resampling_units).
 """
 import dataclasses
 import hashlib
@@ -21,6 +23,7 @@ import sys
 import numpy as np
 
 REDUCED = ("lr", "seed")  # what the best-lr reduction varies within one group
+FAMILY_REDUCED = REDUCED + ("tokens",)  # what varies within one stable-phase family (family_key)
 
 
 def warn(message):
@@ -62,6 +65,18 @@ def group_key(record):
     keys = ("dataset", "dataset_args", "V", "param", "n_layer", "width", "n_head", "block_size", "batch_size",
             "tokens", "params")
     return json.dumps([record.get(k) for k in keys], sort_keys=True)
+
+
+def family_key(record):
+    """
+    The stable-phase family of a record: its config except lr, seed and tokens, as sorted JSON; None for a
+    record without a config. Under --schedule wsd the budgets (tokens) of one config share a stable phase,
+    one per lr and seed; best_runs picks each budget's lr among those phases and averages their seeds, so
+    its points of one family depend on each other, and the family is the block a bootstrap draws whole.
+    """
+    if not isinstance(record.get("config"), dict):
+        return None
+    return json.dumps({k: v for k, v in record["config"].items() if k not in FAMILY_REDUCED}, sort_keys=True)
 
 
 def append_record(path, record):
