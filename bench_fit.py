@@ -1,5 +1,5 @@
 """
-Benchmarks of fit.py's fitting core (lawfit.py, lbfgs.py), each against a baseline measured in the same run:
+Benchmarks of fit.py's fitting core (lawfit.py: laws, bootstrap, the vectorised L-BFGS), each against a baseline measured in the same run:
 1. the joint Huber fit on 252 planted noisy points (L-BFGS from the 8 best-screened of the 4500 grid starts)
    against scipy's L-BFGS-B run from every one of the 4500 starts, the way prior work does it;
 2. 1000 bootstrap refits of the joint law;

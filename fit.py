@@ -22,8 +22,8 @@ Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss),
    small neural-network interpolation of L(N, D) along iso-FLOP lines (Barkeshli et al. 2026).
 
 This file reads the runs, runs every fit (`analyse`), writes the report and is the command line; the fitting
-core is lawfit.py (the optimiser lbfgs.py), compute_optimal.py and interpolation.py the compute-optimal
-estimators and --simulate, fitplot.py the plots.
+core is lawfit.py (laws, bootstrap and the optimiser), compute_optimal.py the compute-optimal estimators
+and --simulate, fitplot.py the plots.
 
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
@@ -40,10 +40,9 @@ import numpy as np
 import cli
 import efficiency
 import files
-from compute_optimal import (cluster_log, compute_optimal_closed_form, envelope_estimator,
-                             estimate_with_bootstrap, isoflop_bias, isoflop_estimator, pareto_frontier, simulate)
+from compute_optimal import (cluster_log, compute_optimal_closed_form, envelope_estimator, estimate_with_bootstrap,
+                             interpolation_estimator, isoflop_bias, isoflop_estimator, pareto_frontier, simulate)
 from fitplot import plot_all
-from interpolation import interpolation_estimator
 from lawfit import (CI, DELTA, KEEP, N_BOOT, bootstrap_law, fit_law, joint_fit, joint_spec,
                     kaplan_spec, power_law_spec, separable_spec)
 from records import best_runs, family_key, read_records, record_files

@@ -13,9 +13,7 @@ from scipy.optimize import minimize, minimize_scalar
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import compute_optimal  # noqa: E402
 import fit  # noqa: E402
-import interpolation  # noqa: E402
 import lawfit  # noqa: E402
-import lbfgs  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 CHINCHILLA_CSV = os.path.join(ROOT, "reference", "chinchilla_svg_extracted.csv")
@@ -58,7 +56,7 @@ def test_planted_recovery_noise_free():
     _, _, a, b, _ = compute_optimal.compute_optimal_closed_form(j["A"], j["B"], j["alpha"], j["beta"], 1.0)
     assert abs(a - A_TRUE) < 0.01 and abs(b - (1 - A_TRUE)) < 0.01
     budgets = np.geomspace(runs["C"].min(), runs["C"].max(), 12)
-    est, _ = interpolation.interpolation_estimator(runs, TRUE["E"], budgets)
+    est, _ = compute_optimal.interpolation_estimator(runs, TRUE["E"], budgets)
     nn = est(np.ones(len(runs["L"])))
     assert abs(nn["a"] - A_TRUE) < 0.01 and abs(nn["b"] - (1 - A_TRUE)) < 0.01
 
@@ -82,7 +80,7 @@ def test_screened_starts_find_the_all_starts_optimum():
     logL = np.log(runs["L"])
     screened = lawfit.joint_fit(runs["N"], runs["D"], runs["L"])
     W = np.ones((len(spec["starts"]), len(logL)))
-    _, f, ok = lbfgs.lbfgs(lambda X, rows: lawfit.huber_objective(X, spec["law"], logL, W[rows]), spec["starts"])
+    _, f, ok = lawfit.lbfgs(lambda X, rows: lawfit.huber_objective(X, spec["law"], logL, W[rows]), spec["starts"])
     assert len(spec["starts"]) == 4500 and screened["converged"] and ok.mean() > 0.5
     assert screened["loss"] <= np.nanmin(f) * (1 + 1e-9)      # no start, converged or not, got lower
     # and scipy's L-BFGS-B, an independent implementation, cannot improve on it
