@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 from scipy.sparse.linalg import ArpackNoConvergence, eigs, splu
+from scipy.special import entr
 
 DENSE_MAX = 64  # below this many nodes eigenproblems are solved densely (ARPACK needs V > k + 1)
 # ARPACK's |λ_2| slows down sharply on large dense expanders (0.4 s at 20K nodes/200K nonzeros, 16 s at
@@ -28,7 +29,8 @@ SPECTRAL_GAP_MAX_NNZ = 400_000
 
 @dataclass
 class Graph:
-    """A random walk on a graph: P is V x V CSR (float64), rows sum to 1, column indices sorted."""
+    """A random walk on a graph: P is V x V CSR (float64), rows sum to 1, column indices sorted; a stored
+    entry is an edge, its probability > 0 unless a large kappa underflowed it to 0."""
     P: sp.csr_matrix
     name: str                # ensemble: "er", "ba", "networkx", "file"
     args: dict               # the builder's arguments, JSON-serialisable
@@ -61,9 +63,9 @@ class Graph:
 
     def row_entropy(self):
         """(V,) H(P_i) = -Σ_j P_ij log P_ij in nats: the loss floor of predicting the step out of node i."""
-        p = self.P.data  # stored entries are all > 0
         rows = np.repeat(np.arange(self.V), np.diff(self.P.indptr))
-        return np.bincount(rows, weights=-p * np.log(p), minlength=self.V)
+        # entr: -p log p with 0 log 0 = 0, for the entries a large kappa underflows to 0 (rank^-kappa < 1e-308)
+        return np.bincount(rows, weights=entr(self.P.data), minlength=self.V)
 
     def entropy_rate(self):
         """Σ_i π_i H(P_i): nats per token of a stationary walk."""
@@ -155,10 +157,7 @@ def _stationary(P):
             # π(I - P) = 0 with π_V = 1 fixed: the other V - 1 unknowns solve a nonsingular system
             M = (sp.identity(V, format="csc") - P.T).tocsc()
             pi = _normalise(np.append(splu(M[:-1, :-1]).solve(-M[:-1, -1].toarray().ravel()), 1.0))
-    residual = np.abs(P.T @ pi - pi).sum()
-    if residual > 1e-9:
-        raise RuntimeError(f"stationary distribution did not converge: |πP - π|_1 = {residual:.1e}")
-    return pi
+    return _converged(P, pi)
 
 
 def _forest_stationary(P, clusters):
@@ -177,16 +176,25 @@ def _forest_stationary(P, clusters):
         x[free] = splu(M[free][:, free].tocsc()).solve(-(M[free][:, start] @ np.ones(start.size)))
     size = np.bincount(clusters)
     pi = x / np.bincount(clusters, weights=x)[clusters] * size[clusters] / V
+    return _converged(P, pi)
+
+
+def _converged(P, pi):
+    """pi if it solves πP = π to 1e-9 (L1); a ValueError otherwise: a chain too ill-conditioned for float64,
+    such as edge weights spanning hundreds of orders of magnitude, whose far rows round to zero."""
     residual = np.abs(P.T @ pi - pi).sum()
-    if residual > 1e-9:
-        raise RuntimeError(f"stationary distribution did not converge: |πP - π|_1 = {residual:.1e}")
+    if not residual <= 1e-9:
+        raise ValueError(f"stationary distribution did not converge (|πP - π|_1 = {residual:.1e}): the chain is "
+                         "too ill-conditioned for float64 (edge weights spanning too many orders of magnitude?)")
     return pi
 
 
 def _normalise(v):
-    """A real non-negative distribution from an eigenvector of any phase or sign."""
-    pi = np.clip((v / v.sum()).real, 0, None)
-    return pi / pi.sum()
+    """A real non-negative distribution from an eigenvector of any phase or sign (NaN from a degenerate one,
+    which _converged refuses: no warning)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pi = np.clip((v / v.sum()).real, 0, None)
+        return pi / pi.sum()
 
 
 def _period(P, start=0):

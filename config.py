@@ -60,6 +60,10 @@ def text_files(value):
 DATASET, MODEL, TRAINING, EVALUATION = "dataset", "model", "training", "evaluation"
 D, M, T, E = DATASET, MODEL, TRAINING, EVALUATION  # short names for the table below
 INT, FLOAT, COUNT, BOOL = cli.parse_int, cli.parse_float, cli.parse_count, cli.parse_bool
+# Sizes above 2^31 - 1 are refused by name: walk tables pack two node ids in one int64 (walks.py), and far
+# below this bound the memory check (train.check_memory) refuses what the machine cannot hold.
+SIZE_MAX = 2 ** 31 - 1
+SEED_MAX = 2 ** 64 - 1  # torch.manual_seed's largest seed
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,14 @@ class RunConfig:
                       "critical Galton-Watson trees (Brill's subtasks); bigram: the corpus's bigram chain; text: the "
                       "corpus itself (floor unknown); teacher:PATH: sequences sampled from a teacher GPT by "
                       "`teacher.py sample --out PATH`", dataset, group=D, choices=data.DATASETS)
-    nodes: int = knob(1000, "number of nodes (er, ba, critical-er, critical-trees)", INT, 1, group=D)
+    nodes: int = knob(1000, "number of nodes (er, ba, critical-er, critical-trees)", INT, 1, SIZE_MAX, group=D)
     edges: int = knob(5000, "number of undirected edges (er)", COUNT, group=D)
     m: int = knob(5, "edges attached per new node (ba)", INT, 1, group=D)
     edges_file: str | None = knob(None, "edge list 'u v [weight]' per line (file)", optional(str), group=D)
     directed: bool = knob(False, "read the edge file as directed edges", BOOL, group=D)
     kappa: float = knob(0.0, "walk bias: move to the r-th ranked neighbour with probability ~ r^-kappa "
                         "(0: unbiased)", FLOAT, 0, group=D)
-    L: int = knob(256, "percolation: lattice side", INT, 2, group=D)
+    L: int = knob(256, "percolation: lattice side", INT, 2, math.isqrt(SIZE_MAX), group=D)
     p: float | None = knob(None, "percolation: occupation probability (default: critical)",
                            optional(FLOAT), 0, 1, low_open=True, group=D)
     kind: str = knob("site", "percolation: site or bond", choice("site", "bond"), group=D, choices=("site", "bond"))
@@ -95,17 +99,17 @@ class RunConfig:
                       choices=("stationary", "uniform"))
     data_tokens: int = knob(0, "size of a fixed training set reused over epochs (0: fresh walks every step)",
                             COUNT, group=D)
-    n_layer: int = knob(2, "transformer blocks", INT, 1, group=M)
-    width: int = knob(128, "residual width d_model", INT, 1, group=M)
-    head_dim: int = knob(16, "dimension per attention head", INT, 1, group=M)
-    block_size: int = knob(50, "context T: predictions per sequence", INT, 1, group=M)
+    n_layer: int = knob(2, "transformer blocks", INT, 1, SIZE_MAX, group=M)
+    width: int = knob(128, "residual width d_model", INT, 1, SIZE_MAX, group=M)
+    head_dim: int = knob(16, "dimension per attention head", INT, 1, SIZE_MAX, group=M)
+    block_size: int = knob(50, "context T: predictions per sequence", INT, 1, SIZE_MAX, group=M)
     tie_weights: bool = knob(False, "share the token embedding with the readout", BOOL, group=M)
     param: str = knob("sp", "parametrization (mup.py)", choice(*mup.PARAMS), group=M, choices=mup.PARAMS)
-    base_width: int = knob(64, "width at which muP equals SP", INT, 1, group=M)
+    base_width: int = knob(64, "width at which muP equals SP", INT, 1, SIZE_MAX, group=M)
     embed_lr_mult: float = knob(1.0, "multiply the embedding learning rate by this (tests 'muP's gain is the "
                                 "embedding lr')", FLOAT, 0, low_open=True, group=M)
     tokens: int = knob(2_000_000, "training tokens D (predictions), e.g. 2M", COUNT, 1, 1e15)
-    batch_size: int = knob(100, "sequences per step", INT, 1)
+    batch_size: int = knob(100, "sequences per step", INT, 1, SIZE_MAX)
     lr: float = knob(3e-3, "peak learning rate", FLOAT, 0, low_open=True)
     weight_decay: float = knob(0.01, "AdamW weight decay on matrices", FLOAT, 0)
     warmup: float = knob(0.02, "fraction of steps of linear warmup, in [0, 1)", FLOAT, 0, 0.999)
@@ -115,8 +119,8 @@ class RunConfig:
                          choice(*schedule.SCHEDULES), choices=schedule.SCHEDULES)
     cooldown: float = knob(0.2, "wsd: fraction of the steps in the cooldown", FLOAT, 0, 1, low_open=True)
     grad_clip: float = knob(1.0, "clip the gradient norm (0: off)", FLOAT, 0)
-    seed: int = knob(0, "seed of the initialisation and the training walks", INT, 0)
-    eval_walks: int = knob(200, "held-out walks for the eval loss", INT, 1, group=E)
+    seed: int = knob(0, "seed of the initialisation and the training walks", INT, 0, SEED_MAX)
+    eval_walks: int = knob(200, "held-out walks for the eval loss", INT, 1, SIZE_MAX, group=E)
     eval_every: int = knob(0, "steps between evals (0: about 20 per run)", INT, 0, group=E)
 
     @classmethod

@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from files import atomic_write  # (by name: "files" is the corpus argument everywhere below)
+from files import atomic_write, read_regular  # (by name: "files" is the corpus argument everywhere below)
 
 DATA_DIR = "data"
 VAL_EVERY = 20  # every 20th line of the corpus is held out: a 5% validation split
@@ -65,8 +65,7 @@ def _kjv_path():
 
 def _read_text(path):
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_regular(path)  # never a FIFO: its read would wait forever
     except OSError as e:
         raise ValueError(f"{path}: {e.strerror or e}") from None
     try:

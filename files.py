@@ -6,10 +6,13 @@ Every output is checked before work starts: writable (`check_writable`), holding
 command itself writes there (`kind`), and distinct from every input and every other output of the command
 (`check_distinct`). Outputs are written through a temporary file in the target's directory that replaces
 the target in one rename (`atomic_write`), so a crash leaves either the old file or the new one; a device
-or FIFO is never renamed over, only written to.
+or FIFO is never renamed over, only written to. Inputs are read from regular files only (`read_regular`): a
+FIFO would block the read forever.
 """
 import json
+import math
 import os
+import stat
 import tempfile
 
 KINDS = dict(json="JSON", jsonl="JSON Lines", torch="PyTorch", png="PNG")
@@ -24,7 +27,9 @@ def check_writable(path, directory=False, kind=None, regular=False):
     changes the file itself (an existing one is opened for append and closed; for a new one, a probe file
     is created beside it and removed). With kind (a key of KINDS), an existing file must be empty or of that
     kind, so that a file some other program wrote is never overwritten or appended to. With regular, a
-    device or FIFO is refused too: its writer renames a temporary file over the path, which would replace it."""
+    device or FIFO is refused too: its writer renames a temporary file over the path, which would replace it,
+    or needs a file it can append to and read back. A name the write would fail on is refused (check_name)."""
+    check_name(path, directory)
     target = path if directory else os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(target, exist_ok=True)
@@ -54,6 +59,22 @@ def check_writable(path, directory=False, kind=None, regular=False):
     return path
 
 
+NAME_MAX = 255  # bytes in one component of a path (Linux and macOS file systems)
+
+
+def check_name(path, directory=False):
+    """Refuse a path that passes a probe but fails at the write, after the work: a component longer than
+    NAME_MAX bytes, a symlink to nothing, or (unless directory) a name ending in '/' (a directory's)."""
+    long = next((c for c in path.split(os.sep) if len(os.fsencode(c)) > NAME_MAX), None)
+    if long is not None:
+        raise ValueError(f"{path[:40]}...: a name of {len(os.fsencode(long))} bytes, more than the {NAME_MAX} a file "
+                         "system allows")
+    if os.path.islink(path) and not os.path.exists(path):
+        raise ValueError(f"{path}: a symlink to {os.readlink(path)}, which does not exist; give a file path")
+    if not directory and path.endswith(os.sep):
+        raise ValueError(f"{path}: ends in {os.sep}, so names a directory; give a file path")
+
+
 def check_special(path, regular):
     """check_writable of a device or FIFO: never opened here (opening a FIFO waits for its reader)."""
     if regular:
@@ -80,9 +101,10 @@ def holds(path, kind):
 
 
 def parses(text):
-    """The JSON value of bytes text, or NOT_JSON if they are not JSON (or not UTF-8)."""
+    """The JSON value of bytes text (a leading byte-order mark ignored), or NOT_JSON if they are not JSON (or
+    not UTF-8)."""
     try:
-        return json.loads(text)
+        return json.loads(text.removeprefix(b"\xef\xbb\xbf"))
     except ValueError:
         return NOT_JSON
 
@@ -138,16 +160,55 @@ def discard(*paths):
             os.remove(path)
 
 
+def strict(value):
+    """value with every non-finite float (an unconverged spectral gap, a degenerate standard error) as None,
+    so that strict JSON can hold it; dicts, lists and tuples are walked."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
 def write_json(path, obj, indent=1):
     """obj as strict JSON (no NaN or Infinity, which other readers refuse), written atomically."""
     atomic_write(path, (json.dumps(obj, indent=indent, allow_nan=False) + "\n").encode())
+
+
+def check_regular(path):
+    """path, if it names a regular file (symlinks followed); a ValueError naming it otherwise: reading a FIFO
+    waits for a writer forever, and a device may never end."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        raise ValueError(f"{path}: {'no such file' if isinstance(e, FileNotFoundError) else e.strerror or e}")
+    return regular(path, mode)
+
+
+def read_regular(path):
+    """The bytes of the regular file at path: an OSError if it cannot be opened, a ValueError if it is not a
+    regular file. Opened without blocking and checked once open, so a FIFO is refused at once, not read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as f:
+        regular(path, os.fstat(fd).st_mode)
+        return f.read()
+
+
+def regular(path, mode):
+    """path if its stat mode is a regular file's; a ValueError saying what it is otherwise."""
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+        raise ValueError(f"{path}: {kind}; give a file")
+    return path
 
 
 def read_json(path, writer, *keys):
     """The JSON object in path, which `writer` wrote; a ValueError naming the file if it is missing, not
     JSON, not an object, or lacks one of keys."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not part of the JSON
             obj = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: cannot read the JSON that {writer} writes ({str(e).splitlines()[0]})")

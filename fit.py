@@ -33,6 +33,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -49,6 +50,7 @@ from records import best_runs, family_key, read_records, record_files
 
 NN_BOOT = 20        # bootstrap refits of the interpolation network (all fitted at once)
 MIN_POINTS_1D = 5   # distinct x a one-dimensional law needs: 3 parameters and 2 degrees of freedom left
+MAX_SIM_BUDGETS, MAX_SIM_PER_BUDGET = 1000, 10_000  # --simulate's design, well inside memory
 N_DEFS = ("total", "non_embedding", "kaplan")  # the parameter counts a record keeps (model.param_counts)
 UNIT_KINDS = dict(family="stable-phase family (config minus lr, seed, tokens)",   # resampling_units, in words
                   seed="seed within a family (config minus lr, tokens)", run="run")
@@ -119,16 +121,19 @@ def runs_from_records(records, n_def="total"):
 def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
     """Points from a CSV: N, D and loss columns, or N, C and loss with D = C/(6N) tokens when c_col is given."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a spreadsheet's BOM is no part of the header
+            reader = csv.DictReader(f)
+            rows, header = list(reader), reader.fieldnames or []
     except UnicodeDecodeError as e:
         raise FitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
     if not rows:
         raise FitError(f"{path}: no rows")
+    if len(header) == 1 and ";" in header[0]:  # a European spreadsheet's export
+        raise FitError(f"{path}: separated by semicolons; fit.py reads comma-separated values with decimal points")
     cols = [n_col, c_col if c_col else d_col, loss_col]
     missing = [c for c in cols if c not in rows[0]]
     if missing:
-        raise FitError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(rows[0])})")
+        raise FitError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(header)})")
     for i, r in enumerate(rows, 2):  # line 1 is the header
         try:
             [float(r[c]) for c in cols]
@@ -141,7 +146,10 @@ def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
 
 def load_runs(paths, args):
     """Runs from CSV files or run records (ok runs only, reduced by best_runs unless args.all_runs)."""
-    csvs = [p for p in paths if p.endswith(".csv")]
+    for p in paths:  # a directory is searched for *.jsonl; a file must say what it is
+        if os.path.isfile(p) and not p.lower().endswith((".csv", ".jsonl")):
+            raise FitError(f"{p}: fit.py reads run records (*.jsonl) or comma-separated files (*.csv)")
+    csvs = [p for p in paths if p.lower().endswith(".csv")]
     if csvs and len(csvs) < len(paths):
         raise FitError("give either CSV files or run records, not both")
     if csvs:
@@ -153,12 +161,29 @@ def load_runs(paths, args):
     if not records:
         raise FitError(f"no run records in {', '.join(paths)}")
     ok = [r for r in records if r.get("status") == "ok"]
+    check_records(ok, args.n_def)
     try:
         runs = runs_from_records(ok if args.all_runs else best_runs(ok), args.n_def)
     except (KeyError, TypeError, ValueError) as e:
         raise FitError(f"a run record lacks or mangles the key {e}")
     runs.update(source=", ".join(paths), not_ok=len(records) - len(ok), records=len(ok))
     return runs
+
+
+def check_records(ok, n_def):
+    """Refuse, naming the run, an ok record whose loss, tokens, flops or params[n_def] is not a positive finite
+    number; and records of several datasets (one law, one floor: fit them one at a time)."""
+    for r in ok:
+        fields = dict(loss=r.get("loss"), tokens=r.get("tokens"), flops=r.get("flops"),
+                      **{f"params.{n_def}": (r.get("params") or {}).get(n_def)})
+        for name, v in fields.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+                raise FitError(f"run {r.get('run', '?')}: {name} is {v!r}, not a positive number")
+    datasets = {json.dumps([r.get("dataset"), r.get("dataset_args")], sort_keys=True) for r in ok}
+    if len(datasets) > 1:
+        names = sorted({r.get("dataset") or "?" for r in ok})
+        raise FitError(f"the records hold {len(datasets)} datasets ({', '.join(names)}; their dataset_args differ "
+                       "where a name repeats): fit one dataset at a time")
 
 
 def check_runs(runs):
@@ -443,6 +468,15 @@ def to_json(obj):
     return obj
 
 
+def is_number(text):
+    """Whether text parses as a number (cli.parse_float)."""
+    try:
+        cli.parse_float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def floor_value(floor):
     """--floor as given: None (E fitted), "records" (each run's own floor) or a positive number of nats."""
     if floor in (None, "records"):
@@ -479,8 +513,10 @@ def simulation_design(args):
         lo, hi, count = (cli.parse_float(v) for v in args.sim_budgets.split(","))
     except ValueError:
         raise FitError("--sim-law needs 5 numbers and --sim-budgets 3 (lo,hi,count)")
-    if len(law) != 5 or not (0 < lo <= hi and count >= 1 and args.sim_per_budget >= 1):
-        raise FitError("--sim-law needs 5 numbers and --sim-budgets 0 < lo <= hi, count >= 1")
+    if len(law) != 5 or not (0 < lo <= hi < math.inf and 1 <= count <= MAX_SIM_BUDGETS and count == int(count)):
+        raise FitError(f"--sim-law needs 5 numbers and --sim-budgets 0 < lo <= hi (finite FLOPs), count a whole "
+                       f"number 1..{MAX_SIM_BUDGETS}")
+    cli.in_range("sim_per_budget", args.sim_per_budget, 3, MAX_SIM_PER_BUDGET)  # Approach 2's parabola: 3 points
     return law, (lo, hi, int(count))
 
 
@@ -602,7 +638,8 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    if args.floor not in (None, "records") and os.path.exists(args.floor):      # `--floor PATH`: a bare --floor
+    if args.floor not in (None, "records") and not is_number(args.floor) and os.path.exists(args.floor):
+        # `--floor PATH`: a bare --floor followed by a path (a number is always a value, even if a file has its name)
         args.paths.insert(0, args.floor)
         args.floor = "records"
     cli.guarded(fit_command, args)

@@ -74,10 +74,9 @@ def read_edge_file(path, directed=False):
     A networkx graph from lines "u v" or "u v w" (whitespace or commas; '#' starts a comment; labels are
     any strings, nodes numbered in order of first appearance; a repeated edge keeps its last weight).
     """
-    with open(path, "rb") as f:
-        raw = f.read()
+    raw = files.read_regular(path)
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # -sig: a byte-order mark is not part of the first node's label
     except UnicodeDecodeError as e:
         lineno = raw[:e.start].count(b"\n") + 1
         raise ValueError(f"{path}:{lineno}: not UTF-8 text") from None
@@ -345,8 +344,7 @@ def build_parser():
 
 def read_tokens(path):
     """A raw file of native uint16 token ids (as teacher.py writes train.bin and val.bin)."""
-    with open(path, "rb") as f:
-        raw = f.read()
+    raw = files.read_regular(path)
     if len(raw) % 2:
         raise ValueError(f"{path}: {len(raw)} bytes is not a whole number of uint16 token ids")
     return np.frombuffer(raw, dtype=np.uint16)
@@ -397,18 +395,6 @@ def summarise(graph, args):
     return summary
 
 
-def _strict(value):
-    """value with every non-finite float (an unconverged spectral gap, a degenerate standard error) as None,
-    so that strict JSON can hold it; dicts, lists and tuples are walked."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _strict(v) for key, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    return value
-
-
 def print_summary(summary):
     """One 'key: value' line per entry (floats to 6 significant digits), and why a spectral gap is missing."""
     for key, value in summary.items():
@@ -430,7 +416,7 @@ def main(argv=None):
     summary = cli.guarded(summarise, graph, args)
     print_summary(summary)
     if args.json:
-        cli.guarded(files.write_json, args.json, _strict(summary), indent=2)
+        cli.guarded(files.write_json, args.json, files.strict(summary), indent=2)
 
 
 if __name__ == "__main__":

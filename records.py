@@ -119,7 +119,7 @@ def read_file(path, quiet=False):
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw.decode("utf-8"))
+                record = json.loads(raw.decode("utf-8-sig"))  # a BOM is no part of the first record
             except (UnicodeDecodeError, json.JSONDecodeError):
                 record = "a line that is not JSON (a write cut short?)"
             if isinstance(record, dict):

@@ -25,6 +25,7 @@ import dataclasses
 import fcntl
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -50,6 +51,7 @@ PRESETS = {
                   base_width=16, lr=2 ** -3, head_dim=8, batch_size=50, schedule="wsd", warmup_tokens="50k",
                   eval_walks=100),
 }
+MAX_RUNS = 100_000  # a larger grid is refused before its configs are built (each takes ~0.3 ms to check)
 FINISHED = ("ok", "diverged")  # a failed run (an exception) is retried by the next invocation
 STOP_WAIT = 30  # seconds a stopped worker gets to remove its temporary files and release its claims
 
@@ -59,15 +61,27 @@ def load_spec(name):
     if name in PRESETS:
         return dict(PRESETS[name])
     try:
-        with open(name, encoding="utf-8") as f:
-            spec = json.load(f)
+        with open(name, encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not part of the JSON
+            spec = json.load(f, object_pairs_hook=unique_keys)
     except FileNotFoundError:
         raise ValueError(f"{name}: no such sweep spec (presets: {', '.join(PRESETS)})")
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{name}: not valid JSON ({str(e).splitlines()[0]})")
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}")
     if not isinstance(spec, dict) or not spec:
         raise ValueError(f"{name}: a sweep spec is a non-empty JSON object of flag names to values or lists")
     return spec
+
+
+def unique_keys(pairs):
+    """json's object_pairs_hook: the object of pairs, a ValueError if a key repeats (json keeps the last
+    silently, so {"seed": [0], "seed": [1]} would run one of the two lists without a word)."""
+    keys = [k for k, _ in pairs]
+    repeated = next((k for k in keys if keys.count(k) > 1), None)
+    if repeated is not None:
+        raise ValueError(f"the key {json.dumps(repeated)} appears {keys.count(repeated)} times in one object")
+    return dict(pairs)
 
 
 def expand(spec, base):
@@ -75,15 +89,31 @@ def expand(spec, base):
     value with parse_field(name, value)). Every key, value and combination is checked before anything runs:
     an unknown key, a value its field refuses, or a run the config refuses is a ValueError naming it."""
     names = [f.name for f in dataclasses.fields(base)]
+    lists = {key: values if isinstance(values, list) else [values] for key, values in spec.items()}
+    size = math.prod(len(values) for values in lists.values())
+    if size > MAX_RUNS:
+        raise ValueError(f"sweep spec: a grid of {size:,} runs, more than the {MAX_RUNS:,} one sweep takes; "
+                         "split it into several specs")
     axes = []
-    for key, values in spec.items():
+    for key, values in lists.items():
         if key not in names:
             raise ValueError(f"sweep spec: unknown run flag {key!r} (flags: {', '.join(sorted(names))})")
-        values = values if isinstance(values, list) else [values]
         if not values:
             raise ValueError(f"sweep spec: {key} has an empty list of values")
-        axes.append([checked(type(base), key, v) for v in values])
+        axes.append(distinct(key, values, [checked(type(base), key, v) for v in values]))
     return [combined(base, dict(combo)) for combo in itertools.product(*axes)]
+
+
+def distinct(key, values, parsed):
+    """parsed, the (key, value) pairs of values, if no two values are one value of the field (0, "0" and 0.0
+    are one seed): a ValueError naming them otherwise, as the grid would hold one run twice."""
+    spellings = {}
+    for raw, (_, value) in zip(values, parsed):
+        spellings.setdefault(value, []).append(json.dumps(raw))
+    value, raws = next(((v, r) for v, r in spellings.items() if len(r) > 1), (None, []))
+    if raws:
+        raise ValueError(f"sweep spec: {key} lists {', '.join(raws)}, which are all {value!r}; list each value once")
+    return parsed
 
 
 def checked(config_class, key, value):
@@ -105,21 +135,34 @@ def combined(base, values):
 def shard_of(flag, env=os.environ):
     """(index, count) of this process's slice: --shard i/n, else torchrun's RANK/WORLD_SIZE, else a Slurm
     array's SLURM_ARRAY_TASK_ID/COUNT, else (0, 1). Shard i runs every n-th run starting at i."""
-    try:
-        if flag:
-            i, n = (int(v) for v in flag.split("/"))
-        elif "WORLD_SIZE" in env:
-            i, n = int(env.get("RANK", 0)), int(env["WORLD_SIZE"])
-        elif "SLURM_ARRAY_TASK_COUNT" in env:
-            i = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", 0))
-            n = int(env["SLURM_ARRAY_TASK_COUNT"])
-        else:
-            i, n = 0, 1
-    except ValueError:
-        raise ValueError(f"--shard {flag!r}: expected i/n with whole numbers, e.g. 0/4")
+    if flag:
+        i, n = whole("--shard", flag)
+    elif "WORLD_SIZE" in env:
+        i, n = whole("torchrun's RANK/WORLD_SIZE", f"{env.get('RANK', '0')}/{env['WORLD_SIZE']}")
+    elif "SLURM_ARRAY_TASK_COUNT" in env:
+        if "SLURM_ARRAY_TASK_ID" not in env:
+            raise ValueError("SLURM_ARRAY_TASK_COUNT is set but SLURM_ARRAY_TASK_ID is not: run inside a Slurm "
+                             "array job, or give --shard i/n")
+        i, n, low = whole("SLURM_ARRAY_TASK_ID/COUNT/MIN", f"{env['SLURM_ARRAY_TASK_ID']}/"
+                          f"{env['SLURM_ARRAY_TASK_COUNT']}/{env.get('SLURM_ARRAY_TASK_MIN', '0')}", 3)
+        i -= low
+    else:
+        i, n = 0, 1
     if not 0 <= i < n:
         raise ValueError(f"shard {i}/{n}: need 0 <= i < n")
     return i, n
+
+
+def whole(source, text, parts=2):
+    """The `parts` whole numbers of text 'i/n' (or 'i/n/m'), which source gave (a flag, environment
+    variables); a ValueError naming source otherwise."""
+    try:
+        numbers = [int(t) for t in text.split("/")]
+    except ValueError:
+        numbers = []
+    if len(numbers) != parts:
+        raise ValueError(f"{source} {text!r}: expected {parts} whole numbers separated by '/'")
+    return numbers
 
 
 def finished(out_dir):

@@ -111,11 +111,27 @@ def surprisal(model, seqs, tau=1.0, batch=1024):
     return torch.cat(out)
 
 
+# a positive tau below this is greedy in all but rounding; a subnormal one overflows logits / tau to inf (NaN draws)
+TAU_MIN = 1e-6
+SAMPLE_BYTES = 40  # per sampled token: int64 token and float32 entropy, their concatenation, the files' copies
+
+
 def check_sampling(tau, tokens, eval_sequences):
-    """Refuse, before any work, a temperature that is not a finite number >= 0 or counts below 1."""
-    if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau >= 0) or tokens < 1 or eval_sequences < 1:
-        raise ValueError(f"need a finite tau >= 0, tokens >= 1 and eval_sequences >= 1, got {tau}, {tokens}, "
-                         f"{eval_sequences}")
+    """Refuse, before any work, a temperature that is not 0 or a finite number >= TAU_MIN, or counts below 1."""
+    if not (isinstance(tau, (int, float)) and math.isfinite(tau) and (tau == 0 or tau >= TAU_MIN)) \
+            or tokens < 1 or eval_sequences < 1:
+        raise ValueError(f"need --tau 0 (greedy) or a finite --tau >= {TAU_MIN}, tokens >= 1 and eval_sequences >= 1, "
+                         f"got {tau}, {tokens}, {eval_sequences}")
+
+
+def check_teacher(gpt, record, teacher):
+    """Refuse a teacher whose model and record disagree on the vocabulary: its first tokens, drawn from the
+    corpus at the record's vocabulary, would index past the model's embedding."""
+    config = record.get("config") if isinstance(record, dict) else None
+    vocab = config.get("vocab") if isinstance(config, dict) else None
+    if vocab != gpt.config.vocab_size:
+        raise ValueError(f"{teacher} has a vocabulary of {gpt.config.vocab_size} tokens but its record "
+                         f"{teacher}.json says {vocab}: not the teacher that record describes")
 
 
 def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, device="auto", log=print):
@@ -130,14 +146,18 @@ def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, d
     """
     check_sampling(tau, tokens, eval_sequences)
     record = teacher_record(teacher)
-    check_writable(out, directory=True)
     check_distinct([("--teacher", teacher), (f"--teacher {teacher}'s record", teacher + ".json")],
                    [("--out", os.path.join(out, name)) for name in data.TEACHER_FILES])
     device = devices.pick_device(device)
     gpt = model.load_model(teacher, device)
+    check_teacher(gpt, record, teacher)
     cfg = record["config"]
     length = gpt.config.block_size + 1
     n = math.ceil(tokens / (length - 1))
+    need = SAMPLE_BYTES * (n + eval_sequences) * length
+    devices.check_fits(dict(total=need, samples=need), device, f"sampling {n + eval_sequences:,} sequences",
+                       "lower --tokens or --eval-sequences")
+    check_writable(out, directory=True)  # creates the directory: last, once nothing else refuses
     starts = torch.from_numpy(corpus.corpus_tokens(cfg["text"], cfg["vocab"], "train").astype(np.int64))
     log(f"sampling {n:,} + {eval_sequences:,} sequences of {length} tokens from {teacher} at tau {tau}")
 
@@ -231,7 +251,8 @@ def build_parser():
     p.add_argument("--tokens", type=positive(cli.parse_count), default=1_000_000,
                    help="training predictions to draw (default 1M)")
     p.add_argument("--eval-sequences", type=positive(cli.parse_int), default=1000, help="held-out sequences (default 1000)")
-    p.add_argument("--tau", type=cli.parse_float, default=1.0, help="sampling temperature, finite, >= 0 (0: greedy; default 1)")
+    p.add_argument("--tau", type=cli.parse_float, default=1.0,
+                   help=f"sampling temperature: 0 (greedy) or finite and >= {TAU_MIN} (default 1)")
     p.add_argument("--seed", type=cli.parse_int, default=0, help="seed of the first tokens and the draws")
     p.add_argument("--out", required=True, help="dataset directory; train students with --graph teacher:OUT")
     device_flag(p)

@@ -13,14 +13,13 @@ Tokens are counted as predictions: a step sees batch_size * T tokens (T = block_
 Every knob of a run is a field of RunConfig (config.py), defined once: the flags below are generated from
 its fields, so flags, sweep specs and run ids can never disagree.
 """
-import argparse
 import copy
 import functools
+import json
 import math
 import os
 import platform
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -38,7 +37,7 @@ import records
 import schedule
 import sweep
 from config import RunConfig
-from devices import NOMINAL_FLOPS, autocast_for, peak_flops, pick_device
+from devices import NOMINAL_FLOPS, autocast_for, check_fits, peak_flops, pick_device
 from model import GPT, GPTConfig, save_model
 
 DIVERGED_FACTOR = 1.5  # a run whose eval loss exceeds 1.5 x log V (the uniform guess) after warmup diverged
@@ -72,14 +71,69 @@ def counted_model(cfg, V):
         return new_model(cfg, V)
 
 
-def shape_key(cfg):
-    """Runs with equal keys can train together: they differ only in lr, embed_lr_mult, weight decay, seed."""
-    return replace(cfg, lr=RunConfig.lr, embed_lr_mult=1.0, weight_decay=0.0, seed=0)
+MEMBER_FIELDS = ("lr", "embed_lr_mult", "weight_decay", "seed")  # what tells the members of an ensemble apart
+FIELD_NAMES = tuple(f.name for f in fields(RunConfig))
 
 
+def shape_key(cfg, but=()):
+    """Runs with equal keys can train together: they differ only in MEMBER_FIELDS (and the fields named in
+    but). The other fields' values as a tuple: no config is built, so a 10^4-run grid groups in milliseconds."""
+    return tuple(getattr(cfg, name) for name in FIELD_NAMES if name not in MEMBER_FIELDS and name not in but)
+
+
+@functools.lru_cache(maxsize=None)
+def shape_counts(shape):
+    """(parameter counts, FLOPs per token) of the GPT of shape (GPTConfig's first fields as a tuple), built
+    once per shape on the meta device: a 10^4-run plan used to build ~4*10^4 models (minutes)."""
+    with torch.device("meta"):
+        model = GPT(GPTConfig(*shape))
+    return model.param_counts(), model.flops_per_token()
+
+
+def model_counts(cfg, V):
+    """(parameter counts, FLOPs per token) of the run's GPT over V tokens (the parametrization changes neither)."""
+    return shape_counts((V, cfg.block_size, cfg.n_layer, cfg.width, cfg.head_dim, cfg.tie_weights))
+
+
+@functools.lru_cache(maxsize=None)
 def estimated_flops(cfg):
     """Training FLOPs of a run (FLOPs per token x tokens of its steps), before its dataset is loaded."""
-    return counted_model(cfg, data.vocab_size(cfg)).flops_per_token() * cfg.steps * cfg.batch_size * cfg.block_size
+    return model_counts(cfg, data.vocab_size(cfg))[1] * cfg.steps * cfg.batch_size * cfg.block_size
+
+
+FIXED_BYTES = 64 << 20  # what any run adds: allocator arenas, library work buffers (measured: ~55 MB)
+STATE_BYTES = 32  # per parameter and member: flat, grad, m, v (4 each), member index (8), lr_mult, decay (4 each)
+STEP_BYTES = 12  # per parameter and member: AdamW's temporaries in a step
+EVAL_FLOATS = 2e7  # logits a chunk of the eval pass holds at most (evaluate), unless one walk needs more
+
+
+def memory_estimate(cfgs, V):
+    """Peak bytes of training a group of runs of one shape together (ensemble.py), by part, from their configs
+    before anything is built: the dataset while it is built (data.dataset_bytes), then its tables beside
+    the model and AdamW state (STATE_BYTES) and the larger of a step's activations and the eval pass.
+    A step keeps, per token, ~18 width floats per block, the attention probabilities and 3 V floats of
+    logits, log-probabilities and their gradient. V: the vocabulary, None if only the built dataset knows
+    it (an edge list's): what depends on it is then left out. Tested against measured peaks (within 2x)."""
+    cfg, E, V = cfgs[0], len(cfgs), V or 0
+    w, L, T, B = cfg.width, cfg.n_layer, cfg.block_size, cfg.batch_size
+    params = E * (L * (12 * w * w + 13 * w) + (T + 2) * w + V * w * (1 if cfg.tie_weights else 2))
+    per_token = L * (18 * w + 2 * (w // cfg.head_dim) * T) + 3 * V
+    step = 4 * E * B * T * per_token + STEP_BYTES * params
+    evaluation = 8 * min(E * cfg.eval_walks * T * V, max(EVAL_FLOATS, E * T * V))  # logits and log-probabilities
+    building, kept = data.dataset_bytes(cfg, V)
+    total = FIXED_BYTES + max(building, kept + STATE_BYTES * params + max(step, evaluation))
+    return dict(total=total, model=STATE_BYTES * params, activations=max(step, evaluation), dataset=max(building, kept))
+
+
+def check_memory(cfgs, device, V=None):
+    """Refuse, before any work, a group of runs (one shape, trained together) whose memory_estimate exceeds
+    the device's memory: one ValueError with the estimate by part and what the machine has. V: as in
+    memory_estimate; by default what the config says (None for an edge list)."""
+    if V is None and cfgs[0].graph != "file":
+        V = data.vocab_size(cfgs[0])
+    what = f"{len(cfgs)} run(s) of width {cfgs[0].width}, batch {cfgs[0].batch_size}, V {V or 'unknown'}"
+    check_fits(memory_estimate(cfgs, V), device, what, "lower --width, --n-layer, --batch-size, --nodes, "
+                       "--eval-walks or --ensemble")
 
 
 @torch.no_grad()
@@ -170,7 +224,13 @@ def start(cfgs, device, dtype, compile, log):
         raise ValueError("members of an ensemble must differ only in lr, embed_lr_mult, weight_decay and seed")
     device = pick_device(device)
     dtype, ctx = autocast_for(device, dtype)
+    check_memory(cfgs, device)  # what the configs tell, before the dataset is built
     dataset = data.load_data(cfgs[0], device)
+    if cfgs[0].graph == "file":  # an edge list's V is known only now: before any member is built
+        check_memory(cfgs, device, dataset.V)
+    if dataset.floor is not None and not math.isfinite(dataset.floor):  # its record could not be written
+        raise ValueError(f"the floor of dataset {dataset.name} is {dataset.floor} nats, not a number; not training a "
+                         "run whose record could not hold it")
     members = ensemble.build_members(cfgs, functools.partial(new_model, V=dataset.V), device)
     fwd = torch.compile(ensemble.forward) if compile else ensemble.forward  # inductor fails on the clip's scatter
     log(run_header(cfgs, dataset, members["template"], device, dtype))
@@ -339,12 +399,14 @@ def run_record(c, e, state, run, time_s):
     the run is ok. floor is the eval set's own minimum of the loss (data.Data.floor), so excess = loss - floor
     >= 0; floor_population, the population's (a walk's entropy rate), is kept for reference. tokens_per_s
     counts the training steps this process took, evaluation excluded.
-    time_s is the wall time of this process up to the record (for a wsd branch: its stable phase included)."""
+    time_s is the wall time of this process up to the record (for a wsd branch: its stable phase included).
+    A number that is not finite (none is expected: start refuses a NaN floor) is recorded as null
+    (files.strict), so that the record of a trained run can always be written."""
     dataset, model, device, dtype = run.dataset, run.members["template"], run.device, run.dtype
     ok, tokens_per_step = state.status[e] == "ok", c.batch_size * c.block_size
     tokens, flops_per_token = state.done_steps[e] * tokens_per_step, model.flops_per_token()
     loss, sampled = (state.evals[0][e], state.evals[1][e]) if ok else (None, None)
-    return dict(
+    return files.strict(dict(
         run=c.run_id(), group=records.group_id(c), status=state.status[e], dataset=dataset.name,
         dataset_args=dataset.args, V=dataset.V, floor=dataset.floor, floor_population=dataset.floor_population,
         n_layer=c.n_layer, width=c.width, n_head=model.config.n_head, block_size=c.block_size, param=c.param,
@@ -355,7 +417,7 @@ def run_record(c, e, state, run, time_s):
         tokens_per_s=(state.step - state.resumed_at) * tokens_per_step / state.train_time if state.train_time else None,
         ensemble=len(state.status), device=str(device), dtype=dtype, config=asdict(c),
         versions=dict(python=platform.python_version(), torch=torch.__version__, numpy=np.__version__),
-        git=git_commit())
+        git=git_commit()))
 
 
 
@@ -411,26 +473,39 @@ def check_outputs(args, configs, shard=None):
     holding nothing but what this command writes there. A sweep's outputs are its record file in --out DIR
     (shard: this process's slice) and the checkpoints it names by run under DIR/ckpt."""
     if args.sweep:
-        for flag in ("json", "save", "ckpt", "stop_after"):
-            if getattr(args, flag) is not None:
-                raise ValueError(f"--{flag.replace('_', '-')} applies to a single run, not to --sweep")
-        outputs = [("--out", sweep.record_path(args.out, shard))]
+        outputs, temporaries = [("--out", sweep.record_path(args.out, shard))], []
     else:
         outputs = [("--out", args.out), ("--json", args.json), ("--save", args.save), ("--ckpt", args.ckpt)]
-        outputs += [(f"{flag} {path}'s temporary file", path + ".tmp")
-                    for flag, path in (("--save", args.save), ("--ckpt", args.ckpt)) if path]
-        outputs += [(f"--ckpt {args.ckpt}'s corrupt copy", args.ckpt + ".corrupt")] if args.ckpt else []
-    files.check_distinct(inputs_of(args, configs), outputs)
+        temporaries = [(f"{flag} {path}'s temporary file", path + ".tmp")
+                       for flag, path in (("--save", args.save), ("--ckpt", args.ckpt)) if path]
+        temporaries += [(f"--ckpt {args.ckpt}'s corrupt copy", args.ckpt + ".corrupt")] if args.ckpt else []
+    files.check_distinct(inputs_of(args, configs), outputs + temporaries)
     if args.sweep:
         files.check_writable(args.out, directory=True)
-    files.check_writable(outputs[0][1], kind="jsonl")
+    # regular files only: the record file is appended to and read back, the others renamed into place from a
+    # temporary file; a device such as /dev/full would fail only once the run is trained
+    files.check_writable(outputs[0][1], kind="jsonl", regular=True)
     if args.json:
-        files.check_writable(args.json, kind="json")
+        files.check_writable(args.json, kind="json", regular=True)
     for path in (args.save, args.ckpt):
-        if path:  # renamed into place from PATH.tmp: never over a device or FIFO
+        if path:
             files.check_writable(path, kind="torch", regular=True)
+    for _, path in temporaries:  # a name the file system refuses would fail mid-run
+        files.check_writable(path, regular=True)
     if args.stop_after is not None and not args.ckpt:
         raise ValueError("--stop-after needs --ckpt FILE, or the steps taken would be thrown away")
+
+
+def check_mode(args):
+    """Refuse a flag that this command line's mode would ignore without a word: a single run's outputs in a
+    sweep, a sweep's flags in a single run, --throughput without --dry-run (nothing else reads it)."""
+    if args.throughput and not args.dry_run:
+        raise ValueError("--throughput applies to --sweep --dry-run only (it times the plan; a run measures itself)")
+    single, sweep_only = ("json", "save", "ckpt", "stop_after"), ("dry_run", "shard")
+    for flag in single if args.sweep else sweep_only:
+        if getattr(args, flag) is not None and getattr(args, flag) is not False:  # --stop-after 0 is given too
+            raise ValueError(f"--{flag.replace('_', '-')} applies to " +
+                             ("a single run, not to --sweep" if args.sweep else "--sweep only"))
 
 
 def inputs_of(args, configs):
@@ -479,7 +554,7 @@ def quiet(*args, **kwargs):
 
 def member_key(cfg):
     """What tells the members of an ensemble apart."""
-    return cfg.lr, cfg.embed_lr_mult, cfg.weight_decay, cfg.seed
+    return tuple(getattr(cfg, name) for name in MEMBER_FIELDS)
 
 
 def shares_stable_phase(cfgs):
@@ -492,7 +567,7 @@ def plan_groups(size, configs, largest_first=False):
     that differ only in tokens join their members' group, to share one stable phase (train_budgets)."""
     by_shape = {}
     for cfg in configs:
-        key = trunk_id(shape_key(cfg)) if cfg.schedule == "wsd" else shape_key(cfg).run_id()
+        key = shape_key(cfg, ("tokens",) if cfg.schedule == "wsd" else ())
         by_shape.setdefault(key, []).append(cfg)
     plan = []
     for group in by_shape.values():
@@ -533,6 +608,8 @@ def run_sweep(args):
     device = pick_device(args.device)
     size = args.ensemble or (1 if device.type == "cpu" else 8)
     cli.in_range("jobs", args.jobs, 1)
+    for group in {(shape_key(g[0]), len(g)): g for g in plan_groups(size, configs)}.values():
+        check_memory(group, device)  # the grid refused before its first run, not that run failed
     if args.dry_run:
         return dry_run(configs[shard[0]::shard[1]], args.out, device, size, args.throughput)
     check_outputs(args, configs, shard)
@@ -574,11 +651,25 @@ def measured_rate(path):
     width at or above the run's, else the widest); None without a path."""
     if not path:
         return None
-    measured = {int(w): v["achieved_flops"] for w, v in files.read_json(path, "bench.py --gpu --json", "achieved_flops")["achieved_flops"].items()
-                if isinstance(v, dict) and v.get("achieved_flops")}
-    if not measured:
-        raise ValueError(f"{path}: no measured achieved_flops (run bench.py --gpu --json on the GPU)")
+    measured = rates_by_width(path, files.read_json(path, "bench.py --gpu --json", "achieved_flops")["achieved_flops"])
     return lambda cfg: measured[min((w for w in measured if w >= cfg.width), default=max(measured))]
+
+
+def rates_by_width(path, table):
+    """{width: FLOP/s} from bench.py --gpu's table {"64": {"achieved_flops": 1.2e13, ...}, ...}; a ValueError
+    naming path for a table of any other shape (a list, a rate that is text, not positive or not finite)."""
+    shape = 'an object {"<width>": {"achieved_flops": FLOP/s > 0}, ...} as `bench.py --gpu --json` writes'
+    if not isinstance(table, dict) or not table:
+        raise ValueError(f"{path}: achieved_flops must be {shape}, got {json.dumps(table)[:60]}")
+    measured = {}
+    for width, entry in table.items():
+        rate = entry.get("achieved_flops") if isinstance(entry, dict) else None
+        if not (width.isdigit() and int(width) > 0 and isinstance(rate, (int, float)) and not isinstance(rate, bool)
+                and math.isfinite(rate) and rate > 0):
+            raise ValueError(f"{path}: achieved_flops must be {shape}; its entry {json.dumps(width)} is "
+                             f"{json.dumps(entry)[:60]}")
+        measured[int(width)] = rate
+    return measured
 
 
 def dry_run(configs, out, device, size, throughput=None):
@@ -599,6 +690,7 @@ def dry_run(configs, out, device, size, throughput=None):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    cli.guarded(check_mode, args)
     with cli.resumable(__file__, argv):  # Ctrl-C: one line saying how to resume
         cli.guarded(run_sweep if args.sweep else run_one, args)
 

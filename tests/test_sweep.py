@@ -1,3 +1,4 @@
+import errno
 import json
 import math
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import records
 import sweep as sweep_lib
 import train
 
@@ -202,17 +204,21 @@ def test_corrupt_checkpoint_is_moved_aside_and_the_run_restarts(tmp_path):
     assert (ckpt.parent / (ckpt.name + ".corrupt")).read_bytes() == b"\x80\x04 not a checkpoint"
 
 
-def test_full_disk_stops_with_one_line_and_keeps_the_checkpoint(spec, tmp_path):
-    """The record file is /dev/full: the first append fails (ENOSPC). One error line, exit 2, the run's
-    checkpoint kept; once there is space, the rerun records every run exactly once."""
+def test_full_disk_stops_with_one_line_and_keeps_the_checkpoint(spec, tmp_path, monkeypatch, capsys):
+    """The disk fills up at the first append of a record (ENOSPC): one error line, exit 2, the run's
+    checkpoint kept; once there is space, the rerun records every run exactly once. (A device as the record
+    file, such as /dev/full, is refused before any work: tests/test_bad_input.py.)"""
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "runs.jsonl").symlink_to("/dev/full")
-    p = sweep(spec, out)
-    _, stderr = p.communicate(timeout=600)
-    assert p.returncode == 2 and len(stderr.strip().splitlines()) == 1 and "No space left" in stderr
+
+    def full(path, record):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with monkeypatch.context() as patched:
+        patched.setattr(records, "append_record", full)
+        with pytest.raises(SystemExit) as exit_:
+            train.main(["--sweep", str(spec), "--out", str(out), *SMALL])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and "No space left" in err[0]
     assert list((out / "ckpt").glob("*.pt"))
-    (out / "runs.jsonl").unlink()
     p = sweep(spec, out)
     assert p.wait(timeout=600) == 0
     assert sorted(finished_ids(out)) == sorted(grid_ids())
