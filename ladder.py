@@ -268,7 +268,7 @@ def plot_ladder(rows, path):
     clipped = any(not bottom <= v <= top for r in rows for k in ("alpha", "beta") for v in r["ci"][k])
     ax.set(xlabel="floor: the eval set's minimum loss (nats per token; * fitted E)", ylabel="exponent", ylim=(bottom, top),
            title="the ladder: scaling exponents against the data's entropy" + (" (95% intervals clipped)" if clipped else ""))
-    ax.legend()
+    ax.legend(loc="center", bbox_to_anchor=(0.45, 0.75))  # clear of the rungs, which sit at both ends
     plotting.savefig(fig, path, dpi=110)
 
 
