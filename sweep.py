@@ -39,13 +39,13 @@ import files
 import records
 
 PRESETS = {
-    # The README's first scaling law, designed from measured pilots (README, "A first scaling law"): ER 250
+    # The first scaling law of docs/results.md, designed from measured pilots (docs/results.md, "A first scaling law"): ER 250
     # nodes / 1250 edges (mean degree 10), six widths above the capacity cliff (width 8 plateaus at 1.7 nats
     # of excess) spanning a decade of non-embedding N, eight budgets spanning 1.5 decades of D that start
     # after the early transient, and wsd, so the eight budgets of a width share one stable phase (half the
     # tokens of eight cosine runs). muP with base width 16 at lr 2^-3, SP's best at width 16 (where the two
     # are one model), transferred: at 1.45M tokens it beats SP tuned at every width, and the former 2^-7 at
-    # base width 64 by 0.01-0.10 nats (README, "SP against muP at equal loss").
+    # base width 64 by 0.01-0.10 nats (docs/results.md, "SP against muP at equal loss").
     "quick": dict(nodes=250, edges=1250, width=[16, 24, 32, 40, 48, 64],
                   tokens=["190k", "330k", "540k", "890k", "1.45M", "2.4M", "3.9M", "6.3M"], param="mup",
                   base_width=16, lr=2 ** -3, head_dim=8, batch_size=50, schedule="wsd", warmup_tokens="50k",

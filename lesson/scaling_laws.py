@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -363,8 +365,8 @@ show(fig, "3_one_run.png")
 # --out DIR` trains the grid (resumable, one record per run in `DIR/runs.jsonl`). We run a small one live, in
 # a temporary folder, with the same call as the command line: `train.main(["--sweep", spec, "--out", dir])`.
 #
-# The full-size result is the README's quick sweep, `python train.py --sweep quick --out out/quick`: the
-# preset `sweep.PRESETS["quick"]` (printed below; the README's "A first scaling law" says how it was designed
+# The full-size result is the quick sweep of docs/results.md, `python train.py --sweep quick --out out/quick`: the
+# preset `sweep.PRESETS["quick"]` (printed below; docs/results.md's "A first scaling law" says how it was designed
 # and how long it takes). It runs on its own graph, so its floor differs from the live sweep's. Its records
 # are read from `docs/quick/runs.jsonl` when the repository has them (or from the file named by
 # `LESSON_QUICK`, e.g. your own `out/quick/runs.jsonl`); otherwise the fits use the live sweep, and say so.
@@ -659,7 +661,7 @@ print(elapsed())
 # the lines are flat; under SP the attention and MLP outputs and the logits climb with width after the first
 # update. The learning-rate plots: final loss against peak learning rate, a star at each width's best. At width
 # 64, the base width, μP and SP are the same model, bit for bit. The runs here are tiny (10k-30k tokens, a few
-# dozen steps), so the curves are shallow and noisy; the README's
+# dozen steps), so the curves are shallow and noisy; docs/results.md's
 # measurement (100k tokens, widths 32-256) finds SP's best lr halving with each doubling of width and μP's
 # staying at 2⁻⁷.
 #
@@ -731,12 +733,12 @@ print(f"critical trees, {trees.V:,} nodes in {sub['n_subtasks']} trees: size exp
       f"α_N = {brill['alpha_N']:.2f}, α_D = {brill['alpha_D']:.2f} ({brill['regime']})")
 ladder_png = os.path.join(ROOT, "docs", "ladder_cpu.png")
 if os.path.exists(ladder_png):
-    print("\nthe README's full CPU ladder (python ladder.py; 9 students per rung, ~45 min on 2 cores):")
+    print("\nthe CPU ladder of docs/results.md (python ladder.py --rungs bigram t1l t2l t4l; 25 students per rung):")
     show_png(ladder_png)
 print(elapsed())
 
 # %% [markdown]
-# What the CPU ladder shows, and what it does not (the README's numbers, `python ladder.py` at its CPU
+# What the CPU ladder shows, and what it does not (the previous CPU grid in docs/results.md, `python ladder.py` at its old CPU
 # defaults: students of widths 16-64 on 150k-1M tokens, 9 points per rung, E fixed to each rung's floor):
 # every rung trains and is scored against its exact floor, and the students get closer to the floor on teacher
 # data (excess 0.13-0.19 nats at 1M tokens) than on walks (0.26-0.46). It does *not* measure the paper's
@@ -766,7 +768,7 @@ print(f"lesson finished at size {SIZE!r} in {time.time() - T_START:.0f} s; figur
 #
 # **1.2.** Above: hubs have both a large weight dᵢ/2E and a large log dᵢ, so Σ (dᵢ/2E) log dᵢ exceeds log⟨d⟩
 # by more the more the degrees spread (Jensen's inequality for the convex x log x). BA's degrees spread far
-# more than ER's (Poisson), so its floor sits further above log⟨d⟩ (the README's ladder: ER 2.351, BA 2.609
+# more than ER's (Poisson), so its floor sits further above log⟨d⟩ (docs/results.md's previous CPU grid: ER 2.351, BA 2.609
 # nats at 2048 nodes with ⟨d⟩ = 10).
 #
 # **2.1.** It shrinks. The variance the expected loss removes is the randomness of the next token given the
@@ -798,14 +800,14 @@ print(f"lesson finished at size {SIZE!r} in {time.time() - T_START:.0f} s; figur
 # **6.2.** It needs each run's training curve (loss against tokens during training); the CSV has only final
 # losses.
 #
-# **7.1.** Under SP the MLP and attention outputs of the blocks (ratios 5-15 in the README's table), and it
+# **7.1.** Under SP the MLP and attention outputs of the blocks (ratios 5-15 in docs/results.md's table), and it
 # does not get better with width. Under μP the embeddings are flat in both, and the block outputs stay within
 # 1.2; the smallest widths drift first.
 #
-# **7.2.** Part of it: the README's claim under test is that most of μP's gain under AdamW comes from the
+# **7.2.** Part of it: docs/results.md's claim under test is that most of μP's gain under AdamW comes from the
 # embedding learning rate; the lesson's tiny runs cannot settle it, the 100k-token transfer sweep can.
 #
 # **8.1.** No: the κ-biased walk does not satisfy detailed balance (π_i P_ij ≠ π_j P_ji once the two ends rank
 # each other differently), so J is asymmetric.
 #
-# **8.2.** Yes: the README measures 0.512 ± 0.010 for a = 0.5 and 1.966 ± 0.017 for a = 2 (M = 8192).
+# **8.2.** Yes: docs/results.md measures 0.512 ± 0.010 for a = 0.5 and 1.966 ± 0.017 for a = 2 (M = 8192).
