@@ -268,7 +268,7 @@ def test_ctrl_c_stops_a_jobs_sweep_with_one_line_and_it_resumes_with_every_run_o
     """Ctrl-C reaches every process of the terminal's group: one line saying how to resume, status 130, no
     worker left, no temporary file, no claim; the same command then finishes every run exactly once."""
     spec, out = tmp_path / "spec.json", tmp_path / "out"
-    spec.write_text(json.dumps({"tokens": ["200k"], "seed": [0, 1]}))
+    spec.write_text(json.dumps({"tokens": ["1M"], "seed": [0, 1]}))  # seconds per run: time to interrupt one
     command = [sys.executable, "train.py", "--sweep", str(spec), "--out", str(out), "--jobs", "2", "--nodes", "60",
                "--edges", "200", "--width", "8", "--head-dim", "8", "--batch-size", "10", "--eval-walks", "20"]
     p = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
