@@ -113,7 +113,8 @@ class RunConfig:
     lr: float = knob(3e-3, "peak learning rate", FLOAT, 0, low_open=True)
     weight_decay: float = knob(0.01, "AdamW weight decay on matrices", FLOAT, 0)
     warmup: float = knob(0.02, "fraction of steps of linear warmup, in [0, 1)", FLOAT, 0, 0.999)
-    warmup_tokens: int = knob(0, "warmup length in tokens instead of --warmup's fraction (wsd needs one)", COUNT)
+    warmup_tokens: int = knob(0, "warmup length in tokens instead of --warmup's fraction (wsd: "
+                              f"{schedule.WSD_WARMUP_TOKENS:,} by default)", COUNT)
     schedule: str = knob("cosine", "cosine: warmup then cosine decay to 0; wsd: warmup, constant, then a 1-sqrt "
                          "cooldown to 0 over the last --cooldown of the steps (schedule.py)",
                          choice(*schedule.SCHEDULES), choices=schedule.SCHEDULES)

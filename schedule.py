@@ -7,7 +7,8 @@ Learning-rate schedules: the peak learning rate times a factor of the step.
   Training Durations"): linear warmup, the constant peak, then a cooldown over the last `cooldown` fraction
   of the steps to zero. The cooldown is 1 - sqrt(progress): Hägele et al. (their Fig. 4 and Sec. 3) find it
   beats a linear cooldown of the same length, and it spends longer near the peak, where the loss still falls.
-  The warmup of a wsd run lasts `warmup_tokens`, a length that does not depend on the run's total length, so
+  The warmup of a wsd run lasts `warmup_tokens` (default WSD_WARMUP_TOKENS), a length that does not depend on
+  the run's total length, so
   that runs which differ only in tokens follow one schedule up to their cooldowns: a sweep trains their
   shared stable phase once and branches each cooldown from it (train.py), and each branch is exactly the
   run its budget gives alone.
@@ -17,12 +18,19 @@ Steps are optimizer steps of batch_size x block_size tokens; `cfg` is a train.Ru
 import math
 
 SCHEDULES = ("cosine", "wsd")
+WSD_WARMUP_TOKENS = 40_000  # a wsd run's warmup unless --warmup-tokens says: the default run's (2% of 2M tokens)
+
+
+def warmup_tokens(cfg):
+    """Tokens of linear warmup fixed in advance: warmup_tokens if given, WSD_WARMUP_TOKENS for a wsd run
+    (whose warmup must not depend on its length), else 0 (a cosine run warms up over `warmup` of its steps)."""
+    return cfg.warmup_tokens or (WSD_WARMUP_TOKENS if cfg.schedule == "wsd" else 0)
 
 
 def warmup_steps(cfg):
-    """Steps of linear warmup: warmup_tokens' worth if given, else `warmup` of the run's steps (at least 1)."""
-    if cfg.warmup_tokens:
-        return max(1, math.ceil(cfg.warmup_tokens / (cfg.batch_size * cfg.block_size)))
+    """Steps of linear warmup: warmup_tokens(cfg)' worth if any, else `warmup` of the run's steps (at least 1)."""
+    if warmup_tokens(cfg):
+        return max(1, math.ceil(warmup_tokens(cfg) / (cfg.batch_size * cfg.block_size)))
     return max(1, round(cfg.warmup * cfg.steps))
 
 
@@ -32,15 +40,12 @@ def cooldown_start(cfg):
 
 
 def check(cfg):
-    """A wsd run needs a warmup independent of its length, ending before its cooldown: a ValueError if not."""
+    """A wsd run's warmup (warmup_tokens) ends before its cooldown: a ValueError if not."""
     if cfg.schedule != "wsd":
         return
-    if not cfg.warmup_tokens:
-        raise ValueError("--schedule wsd needs --warmup-tokens > 0 (a warmup that does not depend on the "
-                         "run's length, so that budgets share their stable phase)")
     if warmup_steps(cfg) > cooldown_start(cfg):
-        raise ValueError(f"--warmup-tokens {cfg.warmup_tokens} runs into the cooldown of a {cfg.tokens}-token "
-                         f"wsd run (cooldown from step {cooldown_start(cfg)} of {cfg.steps})")
+        raise ValueError(f"a warmup of {warmup_tokens(cfg)} tokens (--warmup-tokens) runs into the cooldown of a "
+                         f"{cfg.tokens}-token wsd run (cooldown from step {cooldown_start(cfg)} of {cfg.steps})")
 
 
 def lr_at(step, cfg):

@@ -167,8 +167,10 @@ def test_wsd_schedule_shape():
     assert lrs[:4] == pytest.approx([cfg.lr * k / 4 for k in (1, 2, 3, 4)])
     assert set(lrs[4:80]) == {cfg.lr}
     assert lrs[80:] == pytest.approx([cfg.lr * (1 - ((s - 80) / 20) ** 0.5) for s in range(80, 100)])
+    default = replace(WSD, warmup_tokens=0, tokens=200_000)  # no --warmup-tokens: WSD_WARMUP_TOKENS, fixed
+    assert train.schedule.warmup_steps(default) == train.schedule.WSD_WARMUP_TOKENS // 500  # 500 tokens a step
     with pytest.raises(ValueError, match="warmup-tokens"):
-        replace(WSD, warmup_tokens=0)
+        replace(WSD, warmup_tokens=0, tokens=20_000)  # 40 steps: the cooldown starts at step 32, the warmup ends at 80
 
 
 def test_jobs_share_the_grid_and_run_each_run_once(spec, tmp_path):
