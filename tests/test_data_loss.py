@@ -271,8 +271,9 @@ def test_ctrl_c_stops_a_jobs_sweep_with_one_line_and_it_resumes_with_every_run_o
     spec.write_text(json.dumps({"tokens": ["1M"], "seed": [0, 1]}))  # seconds per run: time to interrupt one
     command = [sys.executable, "train.py", "--sweep", str(spec), "--out", str(out), "--jobs", "2", "--nodes", "60",
                "--edges", "200", "--width", "8", "--head-dim", "8", "--batch-size", "10", "--eval-walks", "20"]
+    # a shell's background job inherits SIGINT ignored (POSIX), and so would the sweep: restore the default
     p = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list(out.glob("ckpt/*.pt")) and time.time() < deadline:  # mid-run, a checkpoint written
         time.sleep(0.1)
