@@ -13,7 +13,6 @@ rung OUT/<rung>/spec.json, runs.jsonl, fit.json (fit.py's format).
 """
 
 import argparse
-import json
 import os
 import re
 import time
@@ -161,7 +160,7 @@ def training_seconds(found):
     branch trained before it, summed."""
     phases = {}
     for r in found:
-        key = json.dumps({k: v for k, v in r["config"].items() if k != "tokens"}, sort_keys=True)
+        key = records.config_key(r["config"], ("tokens",))
         phases[key] = max(phases.get(key, 0.0), r["time_s"])
     return float(sum(phases.values()))
 

@@ -55,13 +55,18 @@ def group_id(config):
     return digest({k: v for k, v in changed_fields(config).items() if k not in REDUCED})
 
 
+def config_key(config, without):
+    """A config (dict) less the fields `without`, as sorted JSON: the key of the runs that differ only there."""
+    return json.dumps({k: v for k, v in config.items() if k not in without}, sort_keys=True)
+
+
 def group_key(record):
     """The experiment of a record: its stored `group`, or for records written before groups existed, its
     whole config except lr and seed (records without a config fall back to their data and model keys)."""
     if record.get("group"):
         return record["group"]
     if isinstance(record.get("config"), dict):
-        return json.dumps({k: v for k, v in record["config"].items() if k not in REDUCED}, sort_keys=True)
+        return config_key(record["config"], REDUCED)
     keys = ("dataset", "dataset_args", "V", "param", "n_layer", "width", "n_head", "block_size", "batch_size",
             "tokens", "params")
     return json.dumps([record.get(k) for k in keys], sort_keys=True)
@@ -76,7 +81,7 @@ def family_key(record):
     """
     if not isinstance(record.get("config"), dict):
         return None
-    return json.dumps({k: v for k, v in record["config"].items() if k not in FAMILY_REDUCED}, sort_keys=True)
+    return config_key(record["config"], FAMILY_REDUCED)
 
 
 def append_record(path, record):
