@@ -211,14 +211,29 @@ class GPT(nn.Module):
         return (out, entropy) if return_entropy else out
 
 
+def temporary_path(path):
+    """Where save_atomic writes path's content before renaming it into place."""
+    return f"{path}.tmp"
+
+
+def save_atomic(obj, path):
+    """torch.save obj to path through its temporary file (temporary_path) and one rename, so a crash never
+    leaves half a file at path; a save cut short (Ctrl-C, a full disk) removes the temporary file."""
+    tmp = temporary_path(path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def save_model(path, config, state):
     """Write a trained GPT to path as plain tensors and numbers: its GPTConfig (multipliers included) and its
-    state dict (a tied readout is stored once, as the token table). Written to a temporary file, then
-    renamed, so a crash never leaves half a model."""
+    state dict (a tied readout is stored once, as the token table), atomically (save_atomic)."""
     state = {n: t.detach().cpu().clone() for n, t in state.items() if not (config.tie_weights and n == "lm_head.weight")}
-    tmp = f"{path}.tmp"
-    torch.save(dict(config=asdict(config), state=state), tmp)
-    os.replace(tmp, path)
+    save_atomic(dict(config=asdict(config), state=state), path)
 
 
 def load_model(path, device="cpu"):

@@ -39,7 +39,7 @@ import files
 import records
 
 PRESETS = {
-    # The first scaling law of docs/results.md, designed from measured pilots (docs/results.md, "A first scaling law"): ER 250
+    # The first scaling law of docs/results.md, designed from measured pilots ("A first scaling law"): ER 250
     # nodes / 1250 edges (mean degree 10), six widths above the capacity cliff (width 8 plateaus at 1.7 nats
     # of excess) spanning a decade of non-embedding N, eight budgets spanning 1.5 decades of D that start
     # after the early transient, and wsd, so the eight budgets of a width share one stable phase (half the
@@ -258,23 +258,20 @@ def train_claimed(mine, out, path, train_group, name):
     """Train the runs of mine (claimed by this process) that nobody has finished, through
     train_group(runs, ckpt), an iterable of (config, record); each record is appended to path as it comes
     (a failed record for every run left when training raises), and yielded. The checkpoint is removed once
-    every run is recorded; its temporary file (a save cut short) whatever happens."""
+    every run is recorded (a save cut short removes its own temporary file: model.save_atomic)."""
     done = finished(out)  # another process may have finished a run since this one listed the grid
     todo = [c for c in mine if c.run_id() not in done]
     if not todo:
         return
     ckpt, left = os.path.join(out, "ckpt", name(todo) + ".pt"), {c.run_id(): c for c in todo}
     try:
-        try:
-            for cfg, record in train_group(todo, ckpt):
-                yield cfg, append(path, cfg, record)
-                left.pop(cfg.run_id())
-        except Exception as e:  # any run that raises is recorded and the sweep goes on
-            for cfg in list(left.values()):
-                yield cfg, append(path, cfg, failed_record(cfg, e))
-        files.discard(ckpt)
-    finally:
-        files.discard(ckpt + ".tmp")
+        for cfg, record in train_group(todo, ckpt):
+            yield cfg, append(path, cfg, record)
+            left.pop(cfg.run_id())
+    except Exception as e:  # any run that raises is recorded and the sweep goes on
+        for cfg in list(left.values()):
+            yield cfg, append(path, cfg, failed_record(cfg, e))
+    files.discard(ckpt)
 
 
 def append(path, cfg, record):

@@ -33,7 +33,7 @@ import model
 import train
 import walks
 # by name: "files" is the corpus argument below
-from files import check_distinct, check_writable, discard, write_json
+from files import check_distinct, check_writable, write_json
 
 # `teacher.py train`'s defaults, and the cpu ladder's teachers (ladder.SCALES)
 CPU_TEACHER = dict(width=128, tokens=1_000_000, lr=3e-3, batch_size=50)
@@ -53,14 +53,11 @@ def train_teacher(layers, out, width=128, tokens=2_000_000, lr=3e-3, batch_size=
     cfg = train.RunConfig(graph="text", text=corpus.corpus_files(files), vocab=vocab, n_layer=layers, width=width,
                           tokens=tokens, lr=lr, batch_size=batch_size, seed=seed, eval_walks=10 ** 9)
     check_distinct([("--text", path) for path in cfg.text or ()], [
-        ("--out", out), (f"--out {out}'s record", out + ".json"), (f"--out {out}'s temporary file", out + ".tmp")])
-    check_writable(out, kind="torch", regular=True)  # model.save_model renames OUT.tmp over it
+        ("--out", out), (f"--out {out}'s record", out + ".json"),
+        (f"--out {out}'s temporary file", model.temporary_path(out))])
+    check_writable(out, kind="torch", regular=True)  # model.save_model renames its temporary file over it
     check_writable(out + ".json", kind="json")  # not created here: the ladder takes an existing one as finished
-    try:
-        record = train.train(cfg, device, log=log, save=out)
-    except BaseException:  # Ctrl-C: a save cut short leaves its temporary file
-        discard(out + ".tmp")
-        raise
+    record = train.train(cfg, device, log=log, save=out)
     if record["status"] != "ok":
         raise ValueError(f"teacher training {record['status']}; try a smaller --lr")
     write_json(out + ".json", record)

@@ -21,7 +21,7 @@ import os
 import platform
 import subprocess
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, astuple, dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ import schedule
 import sweep
 from config import RunConfig
 from devices import NOMINAL_FLOPS, autocast_for, check_fits, peak_flops, pick_device
-from model import GPT, GPTConfig, save_model
+from model import GPT, GPTConfig, save_atomic, save_model, temporary_path
 
 DIVERGED_FACTOR = 1.5  # a run whose eval loss exceeds 1.5 x log V (the uniform guess) after warmup diverged
 
@@ -83,7 +83,7 @@ def shape_key(cfg, but=()):
 
 @functools.lru_cache(maxsize=None)
 def shape_counts(shape):
-    """(parameter counts, FLOPs per token) of the GPT of shape (GPTConfig's first fields as a tuple), built
+    """(parameter counts, FLOPs per token) of the GPT of shape (a GPTConfig as a tuple, hashable), built
     once per shape on the meta device: a 10^4-run plan used to build ~4*10^4 models (minutes)."""
     with torch.device("meta"):
         model = GPT(GPTConfig(*shape))
@@ -92,7 +92,7 @@ def shape_counts(shape):
 
 def model_counts(cfg, V):
     """(parameter counts, FLOPs per token) of the run's GPT over V tokens (the parametrization changes neither)."""
-    return shape_counts((V, cfg.block_size, cfg.n_layer, cfg.width, cfg.head_dim, cfg.tie_weights))
+    return shape_counts(astuple(model_config(cfg, V)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -116,6 +116,7 @@ def memory_estimate(cfgs, V):
     it (an edge list's): what depends on it is then left out. Tested against measured peaks (within 2x)."""
     cfg, E, V = cfgs[0], len(cfgs), V or 0
     w, L, T, B = cfg.width, cfg.n_layer, cfg.block_size, cfg.batch_size
+    # model.param_counts' total, in Python integers: a meta model of a width this refuses would overflow int64
     params = E * (L * (12 * w * w + 13 * w) + (T + 2) * w + V * w * (1 if cfg.tie_weights else 2))
     per_token = L * (18 * w + 2 * (w // cfg.head_dim) * T) + 3 * V
     step = 4 * E * B * T * per_token + STEP_BYTES * params
@@ -159,12 +160,11 @@ CHECKPOINT_KEYS = ("flat", "m", "v", "t", "step", "curves", "live", "runs")
 
 
 def save_checkpoint(path, members, state, ids):
-    """The members' weights and AdamW state and the run's progress, written atomically."""
-    tmp = f"{path}.tmp"
-    torch.save(dict(flat=members["flat"].detach(), m=members["m"], v=members["v"], t=members["t"],
-                    step=state.step, curves=state.curves, live=state.live.tolist(),
-                    status=state.status, done_steps=state.done_steps, runs=ids), tmp)
-    os.replace(tmp, path)  # a crash mid-save leaves the previous checkpoint intact
+    """The members' weights and AdamW state and the run's progress, written atomically (model.save_atomic: a
+    crash mid-save leaves the previous checkpoint intact)."""
+    save_atomic(dict(flat=members["flat"].detach(), m=members["m"], v=members["v"], t=members["t"],
+                     step=state.step, curves=state.curves, live=state.live.tolist(),
+                     status=state.status, done_steps=state.done_steps, runs=ids), path)
 
 
 def load_checkpoint(path, members, state, ids):
@@ -476,7 +476,7 @@ def check_outputs(args, configs, shard=None):
         outputs, temporaries = [("--out", sweep.record_path(args.out, shard))], []
     else:
         outputs = [("--out", args.out), ("--json", args.json), ("--save", args.save), ("--ckpt", args.ckpt)]
-        temporaries = [(f"{flag} {path}'s temporary file", path + ".tmp")
+        temporaries = [(f"{flag} {path}'s temporary file", temporary_path(path))
                        for flag, path in (("--save", args.save), ("--ckpt", args.ckpt)) if path]
         temporaries += [(f"--ckpt {args.ckpt}'s corrupt copy", args.ckpt + ".corrupt")] if args.ckpt else []
     files.check_distinct(inputs_of(args, configs), outputs + temporaries)
@@ -530,12 +530,8 @@ def run_one(args):
     if record:
         print(f"{cfg.run_id()} is already recorded in {args.out}: {records.summary(record)} (nothing to do)")
         return
-    try:
-        record = train(cfg, args.device, args.dtype, args.compile, args.ckpt, args.stop_after,
-                       quiet if args.quiet else print, args.save)
-    except BaseException:  # Ctrl-C: a save cut short leaves its temporary file
-        files.discard(*(path + ".tmp" for path in (args.ckpt, args.save) if path))
-        raise
+    record = train(cfg, args.device, args.dtype, args.compile, args.ckpt, args.stop_after,
+                   quiet if args.quiet else print, args.save)
     if record["status"] == "stopped":
         print(f"stopped at {record['tokens']:,} tokens; resume with --ckpt {args.ckpt}")
         return

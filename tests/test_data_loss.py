@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import files
+import model
 import sweep
 import train
 
@@ -198,11 +199,16 @@ def test_a_run_held_by_a_live_process_is_skipped_and_said_then_trained_once_it_d
     assert not list((out / "claims").iterdir())
 
 
+class CtrlC:
+    """An object whose saving is interrupted by Ctrl-C, once torch.save has opened its file."""
+    def __reduce__(self):
+        raise KeyboardInterrupt
+
+
 def interrupted_trainer(group, ckpt):
-    """A trainer interrupted (Ctrl-C) while it saves a checkpoint."""
-    Path(ckpt).write_bytes(b"PK\x03\x04 the last checkpoint")
-    Path(ckpt + ".tmp").write_bytes(b"PK\x03\x04 half a checkpoint")
-    raise KeyboardInterrupt
+    """A trainer interrupted (Ctrl-C) while it saves a checkpoint, through the save every checkpoint takes."""
+    model.save_atomic({"step": 1}, ckpt)
+    model.save_atomic({"step": 2, "state": CtrlC()}, ckpt)
 
 
 def test_an_interrupted_group_keeps_its_checkpoint_drops_its_temporary_and_releases_its_claims(tmp_path):
@@ -289,3 +295,17 @@ def test_ctrl_c_stops_a_jobs_sweep_with_one_line_and_it_resumes_with_every_run_o
     assert rerun.returncode == 0, rerun.stderr
     ids = recorded_ids(out)
     assert len(ids) == len(set(ids)) == 2 and not list(out.glob("ckpt/*")) and not list(out.glob("claims/*"))
+
+
+def test_a_save_cut_short_leaves_the_old_file_and_no_temporary(tmp_path):
+    """model.save_atomic (every model and checkpoint save): a save that raises mid-write (here an object
+    torch.save cannot pickle, after the temporary file is open) leaves the previous file byte-identical and
+    removes its temporary file; a save that succeeds replaces the file."""
+    path = tmp_path / "m.pt"
+    model.save_atomic({"step": 1}, str(path))
+    before = path.read_bytes()
+    with pytest.raises(Exception):
+        model.save_atomic({"step": 2, "bad": lambda: None}, str(path))
+    assert path.read_bytes() == before and not Path(model.temporary_path(str(path))).exists()
+    model.save_atomic({"step": 3}, str(path))
+    assert path.read_bytes() != before and not Path(model.temporary_path(str(path))).exists()
