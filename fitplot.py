@@ -112,7 +112,7 @@ def loss_vs_flops(res, runs):
     ax.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel=ylabel,
            title=f"{'excess loss' if ref else 'loss'} vs compute (grey: training curves)")
     ax.legend(fontsize=7)
-    bx.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel="N* " + plotting.n_label(runs.get("n_def"))[2:],
+    bx.set(xscale="log", yscale="log", xlabel="C (FLOPs)", ylabel=plotting.n_label(runs.get("n_def"), "N*"),
            title="compute-optimal model size N*(C) ∝ C^a")
     bx.legend(fontsize=8)
     for axis in (ax.xaxis, ax.yaxis, bx.xaxis, bx.yaxis):

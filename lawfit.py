@@ -118,9 +118,9 @@ def minimise(law, logL, starts, W=None, delta=DELTA, keep=KEEP, warm=None, scree
     """
     For each weight vector W_b (rows of W, (B, n); all ones by default): L-BFGS from the `keep` grid starts with
     the lowest objective under W_b, and from warm (P,) if given, all run at once; the lowest objective of each
-    wins, converged or not (a start still creeping down a flat ridge is a better answer than a worse point where
-    another stopped), and its own convergence is reported. `screened` is the (S, n) matrix of per-run Huber losses at
-    the starts, reusable across bootstrap resamples, where only W changes.
+    wins, converged or not (a start still creeping down a flat ridge is a better answer than a worse point
+    where another stopped), and its own convergence is reported. `screened` is the (S, n) matrix of per-run
+    Huber losses at the starts, reusable across bootstrap resamples, where only W changes.
     Returns theta (B, P), loss (B,), converged (B,).
     """
     W = np.ones((1, len(logL))) if W is None else np.atleast_2d(W)
@@ -319,9 +319,9 @@ def descent_direction(g, gamma, S, Y, rho, rows):
 
 def backtrack(fun, x, f, rows, d, slope, halvings=60):
     """Armijo backtracking: from x[rows] along d, the longest step t = 2^−i (i < halvings) whose objective
-    falls by 1e-4·t·slope; t = 1 first, then TRIES shorter lengths per evaluation. Returns the new points, objectives and gradients,
-    and `pending` (no step was accepted)."""
-    k, P = d.shape
+    falls by 1e-4·t·slope; t = 1 first, then TRIES shorter lengths per evaluation. Returns the new points,
+    objectives and gradients, and `pending` (no step was accepted)."""
+    P = d.shape[1]
     xn = x[rows] + d
     fn, gn = fun(xn, rows)
     pending = ~(fn <= f[rows] + 1e-4 * slope)  # most steps are accepted whole: try t = 1 alone first

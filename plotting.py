@@ -15,13 +15,14 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocat
 # plain's abbreviations, (from, unit, suffix): trillion, billion, million, thousand (from 10,000: 5000 stays 5000)
 SUFFIXES = ((1e12, 1e12, "T"), (1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k"))
 # an axis of N says which parameter count it is (fit.py --n-def; model.GPT.param_counts)
-N_LABELS = dict(total="N (parameters, total)", non_embedding="N (non-embedding parameters, readout included)",
-                kaplan="N (Kaplan's: the blocks' parameters)")
+N_LABELS = dict(total="parameters, total", non_embedding="non-embedding parameters, readout included",
+                kaplan="Kaplan's: the blocks' parameters")
 
 
-def n_label(n_def):
-    """The axis label of N for a parameter count's name (a CSV's column name as it is)."""
-    return N_LABELS.get(n_def, f"N ({n_def})" if n_def else "N (parameters)")
+def n_label(n_def, symbol="N"):
+    """The axis label of symbol (N, or N* for the compute-optimal size) for a parameter count's name (a CSV's
+    column name as it is)."""
+    return f"{symbol} ({N_LABELS.get(n_def, n_def or 'parameters')})"
 
 
 def figure(*args, **kwargs):

@@ -114,6 +114,16 @@ SHAPES = [  # where the memory goes: the logits (V 5000), the weights (width 256
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux's /proc peak-memory reset")
+@pytest.mark.parametrize("kw", [dict(), dict(width=48, head_dim=8, n_layer=3), dict(tie_weights=True, block_size=17)])
+def test_the_estimates_parameter_count_is_the_models(kw):
+    """memory_estimate counts parameters by formula (no model is built for a width it may refuse): for a
+    model it can build, that count is model.param_counts' total, times the members and STATE_BYTES."""
+    cfg = RunConfig(**kw)
+    members = [cfg, cfg]
+    total = train.counted_model(cfg, 300).param_counts()["total"]
+    assert train.memory_estimate(members, 300)["model"] == train.STATE_BYTES * 2 * total
+
+
 def test_the_memory_estimate_is_within_2x_of_the_measured_peak():
     out = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(TINY), json.dumps(SHAPES)], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
