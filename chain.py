@@ -1,7 +1,8 @@
 """
 A Markov chain over V tokens: one row-stochastic sparse transition matrix P (Graph) and its exact
-statistics, the stationary distribution π, the entropy rate, the loss floor, the period and the spectral
-gap; and the one way to make P from a weighted adjacency matrix, with the κ-biased neighbour ranking.
+statistics, the stationary distribution π, the entropy rate, the loss floor, the period, the spectral
+gap and the spectra (power-law fits of π by rank and of the singular values of diag(π)P and P); and the one
+way to make P from a weighted adjacency matrix, with the κ-biased neighbour ranking.
 
 A walk moves from node i to neighbour j with probability P[i, j]. In the κ-biased walk every node ranks
 its neighbours in a uniformly random order r = 1..k and moves to the r-th with probability ∝ r^(-κ)
@@ -18,13 +19,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
-from scipy.sparse.linalg import ArpackNoConvergence, eigs, splu
+from scipy.sparse.linalg import ArpackNoConvergence, eigs, eigsh, splu, svds
 from scipy.special import entr
 
 DENSE_MAX = 64  # below this many nodes eigenproblems are solved densely (ARPACK needs V > k + 1)
 # ARPACK's |λ_2| slows down sharply on large dense expanders (0.4 s at 20K nodes/200K nonzeros, 16 s at
 # 50K/1M, 3 min at 50K/4M), where λ_2 sits at the edge of a crowded bulk: describe() skips it above this
 SPECTRAL_GAP_MAX_NNZ = 400_000
+SVD_DENSE_MAX = 1000  # up to this many nodes singular values are all computed densely; beyond, the top k
 
 
 @dataclass
@@ -287,3 +289,103 @@ def from_adjacency(A, directed, kappa, seed, name, args):
     P = kappa_biased(A, kappa, np.random.default_rng(seed))
     return Graph(P=P, name=name, args=args, n_dropped=n_dropped, directed=directed)
 
+
+# -----------------------------------------------------------------------------
+# spectra: is there a power law in a chain's statistics? (Millidge 2025; Maloney, Roberts & Sully 2022)
+# Honest power-law fits over a rank window (slope, R², curvature verdict), singular values of sparse
+# matrices, and the spectrum of a chain: its π by rank, the joint distribution diag(π)P of two consecutive
+# tokens and P itself. plots.plot_spectrum draws it.
+
+def default_window(n):
+    """The rank window (lo, hi) of the fits when none is given: ranks 10 .. n/10, at least 10 .. 14 (the
+    fewest points power_law_fit accepts) so that small chains still get a fit."""
+    return 10, max(n // 10, 14)
+
+
+def power_law_fit(values, window=None):
+    """
+    Least-squares fit of log values[r-1] = log C + slope · log r over the ranks r = lo..hi of window
+    (1-based, inclusive; default: all ranks with values > 0). Goodness of fit, all in log space:
+    r2, max_residual (largest |log residual|, nats; 0.1 = a 10% miss) and curvature: a quadratic term in
+    log r, reported as slope_drift (how much the local slope changes from one end of the window to the
+    other) with its t statistic. Verdict "not a power law" when the curvature is significant (|t| > 3) and
+    drifts the slope by more than 20% of its value (or 0.05, whichever is larger): a curve, not a line;
+    "constant" when the values do not change over the window (slope 0 says nothing then).
+    Caveat: ranked data have correlated residuals, so slope_se (the OLS one) is a lower bound.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_positive = int(np.count_nonzero(values > 0))
+    lo, hi = (1, n_positive) if window is None else (int(window[0]), int(window[1]))
+    if not (1 <= lo and lo + 4 <= hi <= n_positive) or np.any(values[lo - 1:hi] <= 0):
+        raise ValueError(f"window must be 1 <= lo, lo + 4 <= hi <= {n_positive} (ranks with values > 0), "
+                         f"got ({lo}, {hi})")
+    x, y = np.log(np.arange(lo, hi + 1)), np.log(values[lo - 1:hi])
+    (slope, intercept), cov = np.polyfit(x, y, 1, cov="unscaled")
+    residual = y - (slope * x + intercept)
+    dof = x.size - 2
+    sigma2 = residual @ residual / dof if dof > 0 else 0.0
+    ss_total = ((y - y.mean()) ** 2).sum()
+    r2 = 1 - residual @ residual / ss_total if ss_total > 1e-24 * y.size else 1.0  # a flat run is fitted exactly
+    xc = x - x.mean()
+    coef2, cov2 = np.polyfit(xc, y, 2, cov="unscaled")
+    curve, residual2 = coef2[0], y - np.polyval(coef2, xc)
+    sigma2_quad = residual2 @ residual2 / max(x.size - 3, 1)
+    curve_t = curve / np.sqrt(max(cov2[0, 0] * sigma2_quad, 1e-300))
+    drift = 2 * curve * (x[-1] - x[0])
+    curved = abs(curve_t) > 3 and abs(drift) > max(0.2 * abs(slope), 0.05)
+    return dict(window=(lo, hi), slope=float(slope), intercept=float(intercept),
+                slope_se=float(np.sqrt(cov[0, 0] * sigma2)),
+                r2=float(r2), max_residual=float(np.abs(residual).max()), slope_drift=float(drift),
+                curvature_t=float(curve_t),
+                verdict="constant" if ss_total <= 1e-24 * y.size else "not a power law" if curved else "power law")
+
+
+def singular_values(M, k=100, dense_max=SVD_DENSE_MAX):
+    """Singular values of a sparse matrix, descending: all of them (dense SVD) up to dense_max rows, else the
+    top k (ARPACK, scipy.sparse.linalg.svds)."""
+    if M.shape[0] <= dense_max:
+        return np.linalg.svd(M.toarray(), compute_uv=False)
+    k = min(int(k), M.shape[0] - 2)
+    return np.sort(svds(M, k=k, return_singular_vectors=False, random_state=0))[::-1]
+
+
+def adjacency_bulk_edge(graph):
+    """For an undirected graph: the largest |eigenvalue| of its 0/1 adjacency other than the Perron one,
+    over 2√⟨k⟩, the edge of the Wigner semicircle of an Erdős–Rényi graph with mean degree ⟨k⟩
+    (Füredi & Komlós 1981; P ≈ A/⟨k⟩ has its bulk within 2/√⟨k⟩). ~1 for ER; hubs push it above 1."""
+    A = (graph.P > 0).astype(np.float64)
+    if graph.V <= SVD_DENSE_MAX:
+        lam = np.linalg.eigvalsh(A.toarray())
+        top, low, second = lam[-1], lam[0], lam[-2]
+    else:
+        top, second = eigsh(A, k=2, which="LA", return_eigenvectors=False, v0=np.ones(graph.V))[::-1]
+        low = eigsh(A, k=1, which="SA", return_eigenvectors=False, v0=np.ones(graph.V))[0]
+    return float(max(second, abs(low)) / (2 * np.sqrt(A.nnz / graph.V)))
+
+
+def spectrum(graph, window=None, k=100):
+    """
+    Spectral diagnostics of a chain, with power-law fits (power_law_fit) over the rank window (default:
+    ranks 10 .. V/10): the rank-frequency of the stationary distribution π (its Zipf slope), the singular
+    values of the joint distribution J = diag(π)·P of consecutive tokens (the "data covariance" spectrum
+    of Millidge 2025 for a walk; its slope is -(1 + a) in λ_k ~ k^-(1+a)) and of P, the spectral gap, and
+    checks: rows of P sum to 1; J is symmetric for an unbiased walk on an undirected graph (detailed
+    balance, J_ij = J_ji); the adjacency bulk edge over the ER semicircle radius 2√⟨k⟩.
+    """
+    V = graph.V
+    window = default_window(V) if window is None else window
+    pi = graph.stationary()
+    J = sp.diags(pi) @ graph.P
+    sv_joint, sv_P = singular_values(J.tocsr(), k), singular_values(graph.P, k)
+    window_sv = (window[0], min(window[1], sv_joint.size))
+    return dict(
+        V=V, window=tuple(window),
+        zipf=power_law_fit(np.sort(pi)[::-1], window),
+        joint=power_law_fit(sv_joint, window_sv),
+        transition=power_law_fit(sv_P, (window_sv[0], min(window_sv[1], np.count_nonzero(sv_P > 0)))),
+        spectral_gap=graph.spectral_gap(),
+        row_sum_error=float(np.abs(np.asarray(graph.P.sum(axis=1)).ravel() - 1).max()),
+        joint_asymmetry=float(abs(J - J.T).max() / J.max()),
+        semicircle_ratio=None if graph.directed else adjacency_bulk_edge(graph),
+        singular_values_joint=sv_joint, singular_values_P=sv_P, stationary_ranked=np.sort(pi)[::-1],
+    )

@@ -3,16 +3,56 @@ An ensemble: E runs that share every shape, stacked into one batched model and t
 
 Each member is initialised exactly as it would be alone, sees its own batches and keeps its own learning
 rate, weight decay and gradient clipping, so member e of an ensemble is the run e alone, up to float
-rounding (tests/test_sweep.py). All parameters of all members live in one flat buffer, so AdamW and the
+rounding (tests/test_sweep.py). train.py's loop takes the step: forward, loss, backward, then
+clip_grad_norms and adamw_step here. All parameters of all members live in one flat buffer, so AdamW and the
 clip are a few whole-buffer operations; torch.func.vmap runs the members' forward passes together. A lone
 run is an ensemble of one, and takes a plain call with the fused attention kernel.
 """
+import dataclasses
+from dataclasses import dataclass
+
 import torch
-import torch.nn.functional as F
 from torch.func import functional_call, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import mup
+
+MEMBER_FIELDS = ("lr", "embed_lr_mult", "weight_decay", "seed")  # what may tell the members of an ensemble apart
+
+
+def shape_key(cfg, but=()):
+    """Runs with equal keys can train together: they differ only in MEMBER_FIELDS (and the fields named in
+    but). The other fields' values as a tuple: no model is built, so a 10^4-run grid groups in milliseconds."""
+    return tuple(getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                 if f.name not in MEMBER_FIELDS and f.name not in but)
+
+
+def member_key(cfg):
+    """What tells a member of an ensemble apart from the others."""
+    return tuple(getattr(cfg, name) for name in MEMBER_FIELDS)
+
+
+@dataclass
+class Members:
+    """E models of one shape stacked. template: the GPT on the meta device (it holds the code and the
+    multipliers, not the weights); params: name -> (E, *shape) leaf view of flat; flat, grad: every weight and
+    its gradient in one buffer each; member: the member of each entry of flat; lr_mult, decay: each entry's
+    lr multiplier and weight decay (mup.param_groups); m, v, t: AdamW's state."""
+    template: torch.nn.Module
+    params: dict
+    flat: torch.Tensor
+    grad: torch.Tensor
+    member: torch.Tensor
+    lr_mult: torch.Tensor
+    decay: torch.Tensor
+    m: torch.Tensor
+    v: torch.Tensor
+    t: int = 0
+
+    @property
+    def size(self):
+        """E, the number of members."""
+        return len(next(iter(self.params.values())))
 
 
 def flat_views(blocks, device):
@@ -33,10 +73,7 @@ def build_members(cfgs, build, device):
     """Initialise each member exactly as it would be alone (torch.manual_seed(its seed), then build(cfg):
     its GPT with mup.apply'd, on the device given by torch's default, which build_members keeps the CPU),
     then lay all parameters out in one flat buffer, parameter by parameter, each an (E, *shape) block of
-    the E members, so AdamW is a few whole-buffer operations. Returns a dict: the template model (on the
-    meta device: it holds the code and the multipliers, not the weights), `params`, `flat`, `grad`,
-    `member` (the member of each entry), the per-entry lr multipliers and weight decays of
-    mup.param_groups, and AdamW's state (m, v, t)."""
+    the E members, so AdamW is a few whole-buffer operations. Returns their Members."""
     models, hyper = [], []
     for cfg in cfgs:
         torch.manual_seed(cfg.seed)
@@ -54,16 +91,16 @@ def build_members(cfgs, build, device):
     # the template is built on the meta device, not moved there: .to("meta") would untie a tied readout
     with torch.device("meta"):
         template = build(cfgs[0])
-    return dict(template=template, params=dict(zip(names, views)), flat=flat, grad=grad,
-                member=per_entry(lambda n: list(range(E))).to(device),
-                lr_mult=per_entry(lambda n: [h[n][0] for h in hyper]).to(device, flat.dtype),
-                decay=per_entry(lambda n: [h[n][1] for h in hyper]).to(device, flat.dtype),
-                m=torch.zeros_like(flat), v=torch.zeros_like(flat), t=0)
+    return Members(template=template, params=dict(zip(names, views)), flat=flat, grad=grad,
+                   member=per_entry(lambda n: list(range(E))).to(device),
+                   lr_mult=per_entry(lambda n: [h[n][0] for h in hyper]).to(device, flat.dtype),
+                   decay=per_entry(lambda n: [h[n][1] for h in hyper]).to(device, flat.dtype),
+                   m=torch.zeros_like(flat), v=torch.zeros_like(flat))
 
 
 def forward(members, x):
     """Logits (E, B, T, V) of each member on its own tokens x (E, B, T)."""
-    template, params = members["template"], members["params"]
+    template, params = members.template, members.params
     if x.size(0) == 1:  # a lone run: a plain call, with the fused attention kernel
         return functional_call(template, {n: p[0] for n, p in params.items()}, (x[0],)).unsqueeze(0)
     with sdpa_kernel(SDPBackend.MATH):  # vmap has no batching rule for the fused kernels; the math one has
@@ -75,11 +112,11 @@ def adamw_step(members, lr, betas=(0.9, 0.95), eps=1e-8):
     """AdamW (Loshchilov & Hutter 2019) as torch.optim.AdamW computes it, on the flat buffer of all
     members at once: lr (E,) is each member's scheduled learning rate, times its per-parameter lr_mult."""
     b1, b2 = betas
-    flat, g, m, v = members["flat"], members["grad"], members["m"], members["v"]
-    members["t"] += 1
-    c1, c2 = 1 - b1 ** members["t"], 1 - b2 ** members["t"]
-    lr = lr.to(flat.dtype)[members["member"]] * members["lr_mult"]
-    flat.mul_(1 - lr * members["decay"])  # decoupled weight decay
+    flat, g, m, v = members.flat, members.grad, members.m, members.v
+    members.t += 1
+    c1, c2 = 1 - b1 ** members.t, 1 - b2 ** members.t
+    lr = lr.to(flat.dtype)[members.member] * members.lr_mult
+    flat.mul_(1 - lr * members.decay)  # decoupled weight decay
     m.lerp_(g, 1 - b1)
     v.mul_(b2).addcmul_(g, g, value=1 - b2)
     flat.sub_(lr / c1 * m / ((v / c2).sqrt_() + eps))
@@ -88,37 +125,22 @@ def adamw_step(members, lr, betas=(0.9, 0.95), eps=1e-8):
 @torch.no_grad()
 def clip_grad_norms(members, max_norm):
     """Scale each member's gradient to norm <= max_norm[e] (0: no clipping), as clip_grad_norm_ does."""
-    g, member = members["grad"], members["member"]
+    g, member = members.grad, members.member
     norms = torch.zeros(len(max_norm), device=g.device).index_add_(0, member, g.float().pow(2)).sqrt()
     coef = torch.where(max_norm > 0, (max_norm / (norms + 1e-6)).clamp(max=1.0), torch.ones_like(norms))
     g.mul_(coef.to(g.dtype)[member])
 
 
-def train_step(members, batch, lr, max_norm, live, ctx, fwd=forward):
-    """One AdamW step of every live member on its (B, T+1) slice of batch (E, B, T+1) at learning rates
-    lr (E,); returns the (E,) mean sampled cross-entropies in nats. A member whose loss is not finite gets
-    no gradient. fwd is forward or its torch.compile'd version."""
-    x, y = batch[..., :-1], batch[..., 1:]
-    with ctx:
-        logits = fwd(members, x)
-    losses = F.cross_entropy(logits.float().flatten(0, 2), y.flatten(), reduction="none").view(len(x), -1).mean(1)
-    live = live & torch.isfinite(losses)
-    members["grad"].zero_()
-    losses[live].sum().backward()  # members are independent: the sum's gradient is each one's own
-    clip_grad_norms(members, max_norm)
-    adamw_step(members, lr)
-    return losses.detach()
-
-
 def snapshot(members):
     """Copies of the weights and AdamW state: a point to branch from (restore puts them back)."""
-    return dict(flat=members["flat"].detach().clone(), m=members["m"].clone(), v=members["v"].clone(),
-                t=members["t"])
+    return dict(flat=members.flat.detach().clone(), m=members.m.clone(), v=members.v.clone(), t=members.t)
 
 
 @torch.no_grad()
 def restore(members, saved):
-    """Put back the weights and AdamW state of a snapshot, in place (the parameters stay views of flat)."""
-    for key in ("flat", "m", "v"):
-        members[key].copy_(saved[key])
-    members["t"] = saved["t"]
+    """Put back the weights and AdamW state of a snapshot (or a checkpoint), in place: the parameters stay
+    views of flat."""
+    members.flat.copy_(saved["flat"])
+    members.m.copy_(saved["m"])
+    members.v.copy_(saved["v"])
+    members.t = saved["t"]

@@ -4,7 +4,7 @@ Scaling laws from run records: fits, bootstrap confidence intervals and compute-
     python fit.py RESULTS... [--json out.json] [--plot DIR]
     python fit.py data.csv --n-col N --d-col D --loss-col loss
     python fit.py --simulate
-    python fit.py RESULTS... --compare param,embed_lr_mult    # parameter efficiency (efficiency.py) instead
+    python fit.py RESULTS... --compare param,embed_lr_mult    # parameter efficiency (lawfit.compare_families) instead
 
 Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss), and reports:
 1. one-dimensional laws L(N) at fixed D, L(D) at fixed N and L(C) along the frontier, each as a pure power
@@ -15,15 +15,15 @@ Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss),
    as a log-sum-exp, minimised by L-BFGS from a grid of starts; and Kaplan et al. 2020's
    L = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D;
 3. non-parametric bootstrap for every parameter and derived quantity (percentile intervals), resampling
-   what is independent: a wsd sweep's stable-phase families whole, else runs (resampling_units);
+   what is independent: a wsd sweep's stable-phase families whole, else runs (records.resampling_units);
 4. how the exponents move with the fit window, with E fitted/fixed/omitted and with each parameter count as N
    (total, non-embedding, Kaplan's blocks-only; N_DEFS);
 5. compute-optimal N*(C) ∝ C^a and D*(C) ∝ C^b by Hoffmann et al.'s Approaches 1-3 and by minimising a
    small neural-network interpolation of L(N, D) along iso-FLOP lines (Barkeshli et al. 2026).
 
-This file reads the runs, runs every fit (`analyse`), writes the report and is the command line; the fitting
-core is lawfit.py (laws, bootstrap and the optimiser), compute_optimal.py the compute-optimal estimators
-and --simulate, fitplot.py the plots.
+This file runs every fit (`analyse`), writes the report and is the command line; records.py reads the runs
+(load_runs), lawfit.py is the fitting core (laws, bootstrap, the optimiser and --compare's laws),
+compute_optimal.py the compute-optimal estimators and --simulate, plots.py the plots.
 
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
@@ -32,176 +32,24 @@ import os
 # loop (they made scipy's L-BFGS-B 35x slower on a 2-core machine). Must be set before numpy loads OpenBLAS.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import csv
-import json
 import math
 
 import numpy as np
 
 import cli
-import efficiency
-import files
 from compute_optimal import (cluster_log, compute_optimal_closed_form, envelope_estimator, estimate_with_bootstrap,
                              interpolation_estimator, isoflop_bias, isoflop_estimator, pareto_frontier, simulate)
-from fitplot import plot_all
-from lawfit import (CI, DELTA, KEEP, N_BOOT, bootstrap_law, fit_law, joint_fit, joint_spec,
+from lawfit import (CI, DELTA, KEEP, N_BOOT, bootstrap_law, compare_families, fit_law, joint_fit, joint_spec,
                     kaplan_spec, power_law_spec, separable_spec)
-from records import best_runs, family_key, read_records, record_files
+from plots import plot_all, plot_efficiency
+from records import N_DEFS, FitError, best_runs, check_runs, load_runs, read_records, record_files
 
 NN_BOOT = 20        # bootstrap refits of the interpolation network (all fitted at once)
 MIN_POINTS_1D = 5   # distinct x a one-dimensional law needs: 3 parameters and 2 degrees of freedom left
 MAX_SIM_BUDGETS, MAX_SIM_PER_BUDGET = 1000, 10_000  # --simulate's design, well inside memory
-N_DEFS = ("total", "non_embedding", "kaplan")  # the parameter counts a record keeps (model.param_counts)
-UNIT_KINDS = dict(family="stable-phase family (config minus lr, seed, tokens)",   # resampling_units, in words
-                  seed="seed within a family (config minus lr, tokens)", run="run")
-
-
-class FitError(ValueError):
-    """Bad input: reported as one line on stderr, exit status 2."""
-
 
 # -----------------------------------------------------------------------------
-# reading runs
-
-
-def resampling_units(records):
-    """
-    The bootstrap's resampling unit of each record (lawfit.bootstrap draws units, not runs) as string labels,
-    and the kinds used, described in words (UNIT_KINDS):
-    - a wsd run: its stable-phase family (records.family_key), whose budgets branch from shared stable phases;
-    - a cosine run whose family holds several seeds: its seed within the family, the runs sharing an init
-      and a data order;
-    - otherwise (a cosine run of a one-seed family, a best_runs point averaging seeds, a record without a
-      config): the run itself.
-    The best lr of each experiment (records.best_runs) is chosen once, on all the data: a unit carries every
-    lr of the groups in it (a family, or a best_runs point), so a resample could only repeat that choice, and
-    with one seed per (group, lr), as in the committed sweeps, the data fix it. With several seeds per lr its
-    noise would be resampled by drawing seeds and, per resample, taking the lr of lowest mean over the drawn
-    seeds: a new loss and curve per point, so every refit path (lawfit.minimise, the one-dimensional slices,
-    Approaches 1-2, the interpolation) would take per-resample losses where it now takes weights. Not done.
-    """
-    families = [family_key(r) for r in records]
-    seeds = {}
-    for r, f in zip(records, families):
-        if f is not None:
-            seeds.setdefault(f, set()).add(r["config"].get("seed"))
-    labels, kinds = [], set()
-    for i, (r, f) in enumerate(zip(records, families)):
-        if f is not None and r["config"].get("schedule", "cosine") == "wsd":
-            kind, label = "family", f
-        elif f is not None and r.get("seeds", 1) == 1 and len(seeds[f]) > 1:
-            kind, label = "seed", f"{f} seed {r['config'].get('seed')}"
-        else:
-            kind, label = "run", f"run {i}"
-        labels.append(label)
-        kinds.add(kind)
-    return np.array(labels), " or ".join(v for k, v in UNIT_KINDS.items() if k in kinds)
-
-
-def runs_from_records(records, n_def="total"):
-    """
-    Arrays of one point per record: N (parameters, `params[n_def]`), D (tokens), C (FLOPs), L (nats), floor
-    (nats), each record's curve put on the FLOPs axis, C(t) = flops/tokens · tokens_t, its schedule, N_alt,
-    the other parameter counts of N_DEFS by name (NaN where a record lacks one), and each point's bootstrap
-    unit with the kinds used, in words (resampling_units).
-    """
-    if any(n_def not in r["params"] for r in records):
-        raise FitError(f"--n-def {n_def}: a run record has no params.{n_def} (written before that count existed)")
-    pts = [(r["params"][n_def], r["tokens"], r["flops"], r["loss"], r.get("floor")) for r in records]
-    N, D, C, L, floor = (np.array([np.nan if v is None else v for v in col], float) for col in zip(*pts)) if pts else [np.zeros(0)] * 5
-    curves = [(np.array([t for t, _ in r.get("curve") or []], float) * r["flops"] / r["tokens"],
-               np.array([l for _, l in r.get("curve") or []], float)) for r in records]
-    schedule = np.array([(r.get("config") or {}).get("schedule", "cosine") for r in records])
-    N_alt = {d: np.array([r["params"].get(d, np.nan) for r in records], float) for d in N_DEFS if d != n_def}
-    unit, unit_kind = resampling_units(records)
-    return dict(N=N, D=D, C=C, L=L, floor=floor if np.all(np.isfinite(floor)) else None, curves=curves,
-                N_alt=N_alt, n_def=n_def, schedule=schedule, unit=unit, unit_kind=unit_kind)
-
-
-def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
-    """Points from a CSV: N, D and loss columns, or N, C and loss with D = C/(6N) tokens when c_col is given."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:  # a spreadsheet's BOM is no part of the header
-            reader = csv.DictReader(f)
-            rows, header = list(reader), reader.fieldnames or []
-    except UnicodeDecodeError as e:
-        raise FitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
-    if not rows:
-        raise FitError(f"{path}: no rows")
-    if len(header) == 1 and ";" in header[0]:  # a European spreadsheet's export
-        raise FitError(f"{path}: separated by semicolons; fit.py reads comma-separated values with decimal points")
-    cols = [n_col, c_col if c_col else d_col, loss_col]
-    missing = [c for c in cols if c not in rows[0]]
-    if missing:
-        raise FitError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(header)})")
-    for i, r in enumerate(rows, 2):  # line 1 is the header
-        try:
-            [float(r[c]) for c in cols]
-        except (TypeError, ValueError):  # TypeError: a short row leaves its last columns None
-            raise FitError(f"{path}:{i}: {', '.join(cols)} must be numbers, got {[r.get(c) for c in cols]}")
-    N, X, L = (np.array([float(r[c]) for r in rows]) for c in cols)
-    D, C = (X / (6 * N), X) if c_col else (X, 6 * N * X)
-    return dict(N=N, D=D, C=C, L=L, floor=None, curves=None, N_alt=None, n_def=n_col)
-
-
-def load_runs(paths, args):
-    """Runs from CSV files or run records (ok runs only, reduced by best_runs unless args.all_runs)."""
-    for p in paths:  # a directory is searched for *.jsonl; a file must say what it is
-        if os.path.isfile(p) and not p.lower().endswith((".csv", ".jsonl")):
-            raise FitError(f"{p}: fit.py reads run records (*.jsonl) or comma-separated files (*.csv)")
-    csvs = [p for p in paths if p.lower().endswith(".csv")]
-    if csvs and len(csvs) < len(paths):
-        raise FitError("give either CSV files or run records, not both")
-    if csvs:
-        parts = [read_csv(p, args.n_col, args.d_col, args.loss_col, args.c_col) for p in csvs]
-        runs = {k: np.concatenate([p[k] for p in parts]) for k in ("N", "D", "C", "L")}
-        runs.update(floor=None, curves=None, N_alt=None, n_def=args.n_col, source=", ".join(csvs), not_ok=0)
-        return runs
-    records = read_records(paths)
-    if not records:
-        raise FitError(f"no run records in {', '.join(paths)}")
-    ok = [r for r in records if r.get("status") == "ok"]
-    check_records(ok, args.n_def)
-    try:
-        runs = runs_from_records(ok if args.all_runs else best_runs(ok), args.n_def)
-    except (KeyError, TypeError, ValueError) as e:
-        raise FitError(f"a run record lacks or mangles the key {e}")
-    runs.update(source=", ".join(paths), not_ok=len(records) - len(ok), records=len(ok))
-    return runs
-
-
-def check_records(ok, n_def):
-    """Refuse, naming the run, an ok record whose loss, tokens, flops or params[n_def] is not a positive finite
-    number; and records of several datasets (one law, one floor: fit them one at a time)."""
-    for r in ok:
-        fields = dict(loss=r.get("loss"), tokens=r.get("tokens"), flops=r.get("flops"),
-                      **{f"params.{n_def}": (r.get("params") or {}).get(n_def)})
-        for name, v in fields.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
-                raise FitError(f"run {r.get('run', '?')}: {name} is {v!r}, not a positive number")
-    datasets = {json.dumps([r.get("dataset"), r.get("dataset_args")], sort_keys=True) for r in ok}
-    if len(datasets) > 1:
-        names = sorted({r.get("dataset") or "?" for r in ok})
-        raise FitError(f"the records hold {len(datasets)} datasets ({', '.join(names)}; their dataset_args differ "
-                       "where a name repeats): fit one dataset at a time")
-
-
-def check_runs(runs):
-    """Refuse what cannot be fitted: no points, non-positive or non-finite values, fewer points than the 5
-    parameters of the joint law, or all-equal N or D."""
-    n = len(runs["L"])
-    if n == 0:
-        raise FitError("no usable runs")
-    for k in ("N", "D", "C", "L"):
-        bad = ~(np.isfinite(runs[k]) & (runs[k] > 0))
-        if bad.any():
-            raise FitError(f"{bad.sum()} of {n} runs have a non-positive or non-finite {k} "
-                           f"(first: row {np.argmax(bad) + 1}, {k} = {runs[k][np.argmax(bad)]})")
-    if n < 5:
-        raise FitError(f"{n} runs are fewer than the 5 parameters of L(N, D) = E + A/N^α + B/D^β")
-    for k in ("N", "D"):
-        if np.unique(runs[k]).size < 2:
-            raise FitError(f"all runs have the same {k} = {runs[k][0]:.4g}; L(N, D) needs at least two values")
+# runs (read by records.load_runs: dicts of N, D, C, L arrays, floor, curves, bootstrap units)
 
 
 def subset(runs, keep):
@@ -324,8 +172,8 @@ def sensitivity(runs, E=None, laws=None, delta=DELTA, frac=0.2):
 def analyse(runs, E=None, delta=DELTA, n_boot=N_BOOT, nn_boot=NN_BOOT, seed=0, tol=0.1, quiet=False):
     """
     Every fit on one set of runs (dict of N, D, C, L arrays, floor, curves, bootstrap units; see
-    runs_from_records), E being None (fitted), the floor (nats, scalar or per run) or 0 (omitted) for the
-    joint law and Approach 3. Every interval resamples the units: without `unit` (a CSV, --simulate, runs
+    records.runs_from_records), E being None (fitted), the floor (nats, scalar or per run) or 0 (omitted)
+    for the joint law and Approach 3. Every interval resamples the units: without `unit` (a CSV, --simulate, runs
     built by hand) each run is its own.
     Returns a dict ready for JSON, except keys starting with '_' (bootstrap samples, for plots).
     """
@@ -503,6 +351,62 @@ def parse_floor(runs, floor):
     return runs["floor"]
 
 # -----------------------------------------------------------------------------
+# parameter efficiency (--compare): records split into families, one point per width at a shared D; the
+# laws and the ratio of N at equal loss are lawfit.compare_families, the figure plots.plot_efficiency
+
+
+def family_label(record, fields):
+    """A run's family: 'field=value' for each of fields, read from the record's config."""
+    config = record.get("config") or {}
+    return ", ".join(f"{f}={config.get(f, record.get(f))}" for f in fields)
+
+
+def split_families(records, fields):
+    """{family label: its records}, labels sorted."""
+    families = {}
+    for r in records:
+        families.setdefault(family_label(r, fields), []).append(r)
+    return dict(sorted(families.items()))
+
+
+def family_points(records, label, D, n_def, min_widths=5):
+    """((N, L) of the best lr at each width, (N, L) of every lr tried) among a family's records of D tokens:
+    N parameters (params[n_def]), L nats per token."""
+    at_D = [r for r in records if r["tokens"] == D]
+    best = best_runs(at_D)
+    if len(best) < min_widths:
+        raise ValueError(f"{label}: {len(best)} widths at D = {D:,} tokens; a law L(N) needs {min_widths}")
+    return tuple((np.array([r["params"][n_def] for r in rs], float), np.array([r["loss"] for r in rs], float))
+                 for rs in (best, at_D))
+
+
+def shared_budget(families, min_widths=5):
+    """The largest D (tokens) at which every family {label: records} has min_widths widths."""
+    def widths(rs, D):
+        return len({r["config"].get("width") for r in rs if r["tokens"] == D})
+    shared = set.intersection(*({r["tokens"] for r in rs} for rs in families.values()))
+    D = max((D for D in shared if all(widths(rs, D) >= min_widths for rs in families.values())), default=None)
+    if D is None:
+        raise ValueError(f"no training budget D has {min_widths} widths in every family; compare them at one D")
+    return D
+
+
+def report_compare(laws, reference, D):
+    """The comparison as text lines: each family's law and its N ratio against the reference."""
+    lines = [f"L(N) = E_D + A·N^-alpha at D = {D:,.0f} tokens, per family (best lr of each width); "
+             f"N ratio at equal loss against {reference}:"]
+    for label, law in laws.items():
+        line = (f"  {label:<28} alpha {law['alpha']:.3f} [{law['ci']['alpha'][0]:.3f}, {law['ci']['alpha'][1]:.3f}]"
+                f"  E_D {law['E']:.4f}  rms {law['rms']:.4f}  ({len(law['N'])} widths)")
+        if "ratio" in law:
+            r = law["ratio"]
+            line += (f"\n  {'':<28} N/N_ref at L = {r['L']:.4f} (N_ref = {r['N_ref']:,.0f}): {r['ratio']:.3g} "
+                     f"[{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]" +
+                     (f", never reached in {r['never_reached']:.0%} of draws" if r["never_reached"] else ""))
+        lines.append(line)
+    return lines
+
+# -----------------------------------------------------------------------------
 # the command line
 
 
@@ -537,34 +441,34 @@ def check_args(args):
     cli.in_range("sim_noise", args.sim_noise, 0)
     floor = floor_value(args.floor)
     if args.json:  # never over one of the records or CSVs being fitted
-        files.check_distinct([("RESULTS", p) for p in record_files(args.paths)], [("--json", args.json)])
-        files.check_writable(args.json, kind="json")
+        cli.check_distinct([("RESULTS", p) for p in record_files(args.paths)], [("--json", args.json)])
+        cli.check_writable(args.json, kind="json")
     if args.plot:
-        files.check_writable(args.plot, directory=True)
+        cli.check_writable(args.plot, directory=True)
     return design, floor
 
 
 def compare_command(args):
     """--compare: the records split into families by the named config fields, one L(N) law each at the
-    largest D at which every family has MIN_POINTS_1D widths (efficiency.py), and each family's N ratio at
+    largest D at which every family has MIN_POINTS_1D widths (shared_budget), and each family's N ratio at
     equal loss against --reference."""
     fields = [f.strip() for f in args.compare.split(",") if f.strip()]
-    families = efficiency.split_families([r for r in read_records(args.paths) if r.get("status") == "ok"], fields)
+    families = split_families([r for r in read_records(args.paths) if r.get("status") == "ok"], fields)
     if len(families) < 2:
         raise FitError(f"--compare {args.compare}: the ok runs form {len(families)} family; comparing needs 2")
     reference = args.reference or next((f for f in families if "param=mup" in f), next(iter(families)))
-    D = efficiency.shared_budget(families, MIN_POINTS_1D)
-    points = {label: efficiency.family_points(rs, label, D, args.n_def, MIN_POINTS_1D)
+    D = shared_budget(families, MIN_POINTS_1D)
+    points = {label: family_points(rs, label, D, args.n_def, MIN_POINTS_1D)
               for label, rs in families.items()}
-    laws = efficiency.compare({k: best for k, (best, _) in points.items()}, reference, args.boot, args.seed, args.quiet)
-    print("\n".join(efficiency.report(laws, reference, D)))
+    laws = compare_families({k: best for k, (best, _) in points.items()}, reference, args.boot, args.seed, args.quiet)
+    print("\n".join(report_compare(laws, reference, D)))
     if args.json:
-        files.write_json(args.json, dict(D=D, n_def=args.n_def, reference=reference, laws=to_json(laws)))
+        cli.write_json(args.json, dict(D=D, n_def=args.n_def, reference=reference, laws=to_json(laws)))
     if args.plot:
         tried = {label: every_lr for label, (_, every_lr) in points.items()}
         floors = {r.get("floor") for rs in families.values() for r in rs}  # one known floor: plot the excess
         floor = floors.pop() if len(floors) == 1 and None not in floors else 0.0
-        path = efficiency.plot(laws, reference, os.path.join(args.plot, "efficiency.png"), tried, floor, args.n_def)
+        path = plot_efficiency(laws, reference, os.path.join(args.plot, "efficiency.png"), tried, floor, args.n_def)
         print(f"\nplot in {path}")
 
 
@@ -580,7 +484,7 @@ def fit_command(args):
         _, _, a, b, G = compute_optimal_closed_form(law["A"], law["B"], law["alpha"], law["beta"], 1.0)
         truth = dict(law, a=a, b=b, G=G)
     else:
-        runs = load_runs(args.paths, args)
+        runs = load_runs(args.paths, args.n_def, args.all_runs, args.n_col, args.d_col, args.loss_col, args.c_col)
     res = analyse(runs, parse_floor(runs, floor), args.delta, args.boot, args.nn_boot, args.seed, args.iso_tol,
                   args.quiet)
     if truth:
@@ -588,7 +492,7 @@ def fit_command(args):
         res["isoflop_bias"] = isoflop_bias(law, budgets, args.sim_per_budget, tol=args.iso_tol)
     print(report(res, truth))
     if args.json:
-        files.write_json(args.json, to_json(res))
+        cli.write_json(args.json, to_json(res))
     if args.plot:
         print(f"\nplots in {args.plot}: {', '.join(plot_all(res, runs, args.plot))}")
 
@@ -620,7 +524,7 @@ def parser():
     p.add_argument("--plot", metavar="DIR", help="write PNG plots into DIR")
     p.add_argument("--compare", metavar="FIELDS", help="instead of the fits above: split the runs into families by "
                    "these config fields (e.g. param,embed_lr_mult), fit L(N) per family at one D and report the ratio "
-                   "of N at equal loss (efficiency.py)")
+                   "of N at equal loss (lawfit.compare_families)")
     p.add_argument("--reference", metavar="FAMILY", help="--compare's reference family, as it is printed, "
                    "e.g. 'param=mup, embed_lr_mult=1.0' (default: the first μP family)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -4,39 +4,32 @@ edge list, a token corpus's bigrams, walks on percolation clusters and on critic
 returns a chain.Graph (one row-stochastic sparse P over V tokens, with its exact stationary distribution,
 entropy rate in nats per token, loss floor and spectral gap), and `make` builds any of them by name.
 
-Imports point one way: this file -> chain.py (the chain and its statistics), percolation.py (lattices,
-clusters, trees: adjacency matrices only) and spectra.py (power-law fits and spectra); none of them imports
-this file. The command line prints a chain's summary, its cluster statistics and spectra:
-
-    python graphs.py er --nodes 1000 --edges 5000 --kappa 1
-    python graphs.py ba --nodes 1000 --m 5
-    python graphs.py file --edges-file edges.txt --directed --json out.json
-    python graphs.py percolation --L 256 --kind bond --forest --spanning 200
-    python graphs.py critical-er --nodes 1000000 --forest
-    python graphs.py critical-trees --nodes 4096 --json trees.json
-    python graphs.py ba --nodes 1000 --m 3 --spectrum --window 10 100 --plot ba.png
-    python graphs.py bigram --tokens data/kjv-bpe2048/train.bin --V 2048 --spectrum
+Imports point one way: this file -> chain.py (the chain, its statistics and spectra) and percolation.py
+(lattices, clusters, trees: adjacency matrices only); none of them imports this file. A library only: the
+command line that prints a chain's summary, cluster statistics and spectra is `python theory.py graph NAME`
+(theory.py holds its parser, summary and plot); `python graphs.py NAME ...` still works and runs exactly that.
 """
 
+import inspect
 import math
+import os
 import re
+import sys
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
 import cli
-import files
 import percolation
-import spectra
-from chain import SPECTRAL_GAP_MAX_NNZ, Graph, check_kappa, check_nonnegative, from_adjacency, kappa_biased
+from chain import Graph, check_kappa, check_nonnegative, default_window, from_adjacency, kappa_biased, power_law_fit
 from percolation import check_int
 
 
 # -----------------------------------------------------------------------------
 # ensembles
 
-def erdos_renyi(n_nodes, n_edges, kappa=0.0, seed=0):
+def erdos_renyi(n_nodes, n_edges, *, kappa=0.0, seed=0):
     """G(n, m): uniform over simple undirected graphs on n_nodes nodes with exactly n_edges edges."""
     n = check_int("nodes", n_nodes, 2)
     m = check_int("edges", n_edges, 1)
@@ -50,7 +43,7 @@ def erdos_renyi(n_nodes, n_edges, kappa=0.0, seed=0):
     return from_adjacency(A, False, kappa, rng, "er", args)  # the ranking continues this rng's stream
 
 
-def barabasi_albert(n_nodes, m, kappa=0.0, seed=0):
+def barabasi_albert(n_nodes, m, *, kappa=0.0, seed=0):
     """Preferential attachment: each new node links to m existing nodes chosen ∝ degree (networkx)."""
     n = check_int("nodes", n_nodes, 2)
     m = check_int("m", m, 1)
@@ -62,19 +55,19 @@ def barabasi_albert(n_nodes, m, kappa=0.0, seed=0):
     return from_adjacency(nx.to_scipy_sparse_array(G, format="csr"), False, kappa, seed, "ba", args)
 
 
-def from_networkx(G, kappa=0.0, seed=0):
+def from_networkx(G, *, kappa=0.0, seed=0):
     """Any networkx graph, directed or not; the edge attribute 'weight' is used where present."""
     A = nx.to_scipy_sparse_array(G, weight="weight", dtype=np.float64, format="csr")
     args = dict(n_nodes=G.number_of_nodes(), n_edges=G.number_of_edges(), kappa=float(kappa), seed=seed)
     return from_adjacency(A, G.is_directed(), kappa, seed, "networkx", args)
 
 
-def read_edge_file(path, directed=False):
+def read_edge_file(path, *, directed=False):
     """
     A networkx graph from lines "u v" or "u v w" (whitespace or commas; '#' starts a comment; labels are
     any strings, nodes numbered in order of first appearance; a repeated edge keeps its last weight).
     """
-    raw = files.read_regular(path)
+    raw = cli.read_regular(path)
     try:
         text = raw.decode("utf-8-sig")  # -sig: a byte-order mark is not part of the first node's label
     except UnicodeDecodeError as e:
@@ -106,10 +99,10 @@ def _edge_weight(fields):
     return weight if math.isfinite(weight) and weight >= 0 else None
 
 
-def from_edge_file(path, directed=False, kappa=0.0, seed=0):
+def from_edge_file(path, *, directed=False, kappa=0.0, seed=0):
     """A Graph from an edge-list file (see read_edge_file)."""
     check_kappa(kappa)
-    G = read_edge_file(path, directed)
+    G = read_edge_file(path, directed=directed)
     A = nx.to_scipy_sparse_array(G, weight="weight", dtype=np.float64, format="csr")
     args = dict(path=str(path), directed=bool(directed), kappa=float(kappa), seed=seed)
     return from_adjacency(A, directed, kappa, seed, "file", args)
@@ -121,7 +114,7 @@ def from_edge_file(path, directed=False, kappa=0.0, seed=0):
 SMOOTHING_MAX_ENTRIES = 50_000_000  # add-k smoothing stores all V² entries of P: 0.6 GB as CSR at this size
 
 
-def bigram(tokens, V, smoothing=0.0, name="bigram", args=None):
+def bigram(tokens, V, *, smoothing=0.0, name="bigram", args=None):
     """
     The bigram chain of a token sequence over all V ids (ids stay the tokenizer's, so walks decode to text):
     P[i, j] = C[i, j] / Σ_j C[i, j], C[i, j] = how often token j follows token i. The sequence is read as a
@@ -179,12 +172,12 @@ def _check_bigram(tokens, V, smoothing):
 
 
 def _zipf(counts):
-    """spectra.power_law_fit of the nonzero counts sorted by rank over ranks 10 .. V/10 (spectrum's window), or None."""
+    """chain.power_law_fit of the nonzero counts sorted by rank over ranks 10 .. V/10 (spectrum's window), or None."""
     ranked = np.sort(counts[counts > 0])[::-1]
     if ranked.size < 14:
         return None
-    lo, hi = spectra.default_window(counts.size)
-    return spectra.power_law_fit(ranked, (lo, min(hi, ranked.size)))
+    lo, hi = default_window(counts.size)
+    return power_law_fit(ranked, (lo, min(hi, ranked.size)))
 
 
 
@@ -199,7 +192,7 @@ def _forest(A, occupied, kappa, rng, name, args):
     return Graph(P=P, name=name, args=args, n_dropped=n_dropped, clusters=clusters)
 
 
-def percolation_lattice(L, p=None, kind="site", periodic=True, forest=False, kappa=0.0, seed=0):
+def percolation_lattice(L, *, p=None, kind="site", periodic=True, forest=False, kappa=0.0, seed=0):
     """
     A walk on a percolation configuration of the L x L square lattice (see percolation.percolation_adjacency;
     p=None is the critical point: site 0.5927, bond 1/2). forest=False: the largest cluster only. forest=True:
@@ -217,7 +210,7 @@ def percolation_lattice(L, p=None, kind="site", periodic=True, forest=False, kap
     return from_adjacency(A[site][:, site], False, kappa, rng, "percolation", args)
 
 
-def critical_er(n_nodes, c=1.0, forest=False, kappa=0.0, seed=0):
+def critical_er(n_nodes, *, c=1.0, forest=False, kappa=0.0, seed=0):
     """
     A walk on G(n, c/(n-1)) (percolation.critical_er_adjacency); c = 1 is the critical point, where the
     component of a random vertex is a Borel(1)-sized tree (percolation.borel_pmf) and clusters per vertex
@@ -233,7 +226,7 @@ def critical_er(n_nodes, c=1.0, forest=False, kappa=0.0, seed=0):
     return from_adjacency(A, False, kappa, rng, "critical-er", args)
 
 
-def critical_trees(n_nodes, c=1.0, s_max=None, kappa=0.0, seed=0):
+def critical_trees(n_nodes, *, c=1.0, s_max=None, kappa=0.0, seed=0):
     """
     A walk on Brill's subtasks: independent critical Poisson Galton–Watson trees of Borel sizes 2..s_max
     holding >= n_nodes nodes (percolation.critical_trees_adjacency), always a forest: a stationary walk
@@ -246,178 +239,39 @@ def critical_trees(n_nodes, c=1.0, s_max=None, kappa=0.0, seed=0):
     return _forest(A, np.ones(A.shape[0], dtype=bool), kappa, rng, "critical-trees", args)
 
 
-def make(graph="er", nodes=1000, edges=5000, m=5, edges_file=None, directed=False, kappa=0.0, seed=0,
-         L=256, p=None, kind="site", periodic=True, forest=False, c=1.0):
-    """Build the Graph named by `graph` in {"er", "ba", "file", "percolation", "critical-er",
-    "critical-trees"}; the other arguments as in the builders (L, p, kind, periodic, forest: percolation;
-    nodes, c, forest: critical-er; nodes, c: critical-trees, always a forest)."""
-    if graph == "file":
+def make(name, *, nodes=1000, edges=5000, m=5, edges_file=None, directed=False, kappa=0.0, seed=0, L=256, p=None,
+         kind="site", periodic=True, forest=False, c=1.0, s_max=None):
+    """The Graph named `name` in {"er", "ba", "file", "percolation", "critical-er", "critical-trees"}; each
+    keyword goes to the builders that take it and is ignored by the others (nodes: er, ba, critical-er,
+    critical-trees; edges: er; m: ba; edges_file, directed: file; L, p, kind, periodic: percolation; forest:
+    percolation, critical-er; c: critical-er, critical-trees; s_max: critical-trees, always a forest; kappa,
+    seed: all). The defaults are train.RunConfig's (seed is its graph_seed, periodic its `not open`), and the
+    command line (theory.py graph) takes its defaults from here: one flag, one graph, whichever program reads it."""
+    if name == "file":
         if edges_file is None:
             raise ValueError("graph 'file' needs an edges file")
-        return from_edge_file(edges_file, directed, kappa, seed)
+        return from_edge_file(edges_file, directed=directed, kappa=kappa, seed=seed)
     if directed:
-        raise ValueError(f"directed applies to edge files only, not to graph {graph!r}")
-    if graph == "er":
-        return erdos_renyi(nodes, edges, kappa, seed)
-    if graph == "ba":
-        return barabasi_albert(nodes, m, kappa, seed)
-    if graph == "percolation":
-        return percolation_lattice(L, p, kind, periodic, forest, kappa, seed)
-    if graph == "critical-er":
-        return critical_er(nodes, c, forest, kappa, seed)
-    if graph == "critical-trees":
-        return critical_trees(nodes, c, kappa=kappa, seed=seed)
+        raise ValueError(f"directed applies to edge files only, not to graph {name!r}")
+    if name == "er":
+        return erdos_renyi(nodes, edges, kappa=kappa, seed=seed)
+    if name == "ba":
+        return barabasi_albert(nodes, m, kappa=kappa, seed=seed)
+    if name == "percolation":
+        return percolation_lattice(L, p=p, kind=kind, periodic=periodic, forest=forest, kappa=kappa, seed=seed)
+    if name == "critical-er":
+        return critical_er(nodes, c=c, forest=forest, kappa=kappa, seed=seed)
+    if name == "critical-trees":
+        return critical_trees(nodes, c=c, s_max=s_max, kappa=kappa, seed=seed)
     raise ValueError("graph must be one of 'er', 'ba', 'file', 'percolation', 'critical-er', 'critical-trees', "
-                     f"got {graph!r}")
+                     f"got {name!r}")
 
 
-# -----------------------------------------------------------------------------
-# command line: build one chain, print its summary (and write it as JSON)
-
-def _parents():
-    """The flag groups the subcommands share: walk (κ, seed), common (outputs, spectra), clusters."""
-    walk = cli.Parser(add_help=False)
-    walk.add_argument("--kappa", type=cli.parse_float, default=0.0,
-                      help="bias exponent: the r-th ranked neighbour gets probability ∝ r^-kappa (0: unbiased)")
-    walk.add_argument("--seed", type=cli.parse_int, default=0, help="seed for the graph and the neighbour ranking")
-    common = cli.Parser(add_help=False)
-    common.add_argument("--json", metavar="PATH", help="also write the summary to PATH as JSON")
-    common.add_argument("--spectral-gap", action="store_true",
-                        help=f"compute the spectral gap even above {SPECTRAL_GAP_MAX_NNZ} nonzeros (slow)")
-    common.add_argument("--spectrum", action="store_true",
-                        help="also print spectral diagnostics: Zipf slope of π, singular values of diag(π)P "
-                             "and P with power-law fits and verdicts, semicircle ratio")
-    common.add_argument("--window", type=cli.parse_int, nargs=2, metavar=("LO", "HI"), default=None,
-                        help="rank window of the power-law fits (default: 10 .. V/10)")
-    common.add_argument("--top-k", type=cli.parse_count, default=100,
-                        help=f"singular values computed above {spectra.SVD_DENSE_MAX} nodes (all of them below)")
-    common.add_argument("--plot", metavar="PATH", help="with --spectrum: save the spectra as a PNG")
-    clusters = cli.Parser(add_help=False)
-    clusters.add_argument("--forest", action="store_true",
-                          help="walk on all clusters of >= 2 nodes, started at a uniformly random node "
-                               "(default: the largest cluster only)")
-    clusters.add_argument("--s-min", type=cli.parse_int, default=10, help="smallest cluster size in the fit of tau")
-    return walk, common, clusters
+# make's defaults, which are train.RunConfig's, are the command line's: `python theory.py graph er` and `python
+# train.py --graph er` walk on the same graph, and a flag there means what the flag of that name means here.
+DEFAULTS = {k: v.default for k, v in inspect.signature(make).parameters.items() if v.default is not v.empty}
 
 
-def build_parser():
-    """The command line: one subcommand per ensemble, each with its builder's arguments."""
-    walk, common, clusters = _parents()
-    parser = cli.Parser(description="Build a random-walk graph and print its exact statistics.")
-    sub = parser.add_subparsers(dest="graph", required=True,
-                                metavar="{er,ba,file,percolation,critical-er,critical-trees,bigram}")
-    er = sub.add_parser("er", parents=[walk, common], help="Erdős–Rényi G(n, m)")
-    er.add_argument("--nodes", type=cli.parse_count, default=1000, help="number of nodes n")
-    er.add_argument("--edges", type=cli.parse_count, default=5000, help="number of undirected edges m")
-    ba = sub.add_parser("ba", parents=[walk, common], help="Barabási–Albert preferential attachment")
-    ba.add_argument("--nodes", type=cli.parse_count, default=1000, help="number of nodes n")
-    ba.add_argument("--m", type=cli.parse_count, default=5, help="edges from each new node to existing nodes")
-    fi = sub.add_parser("file", parents=[walk, common], help="an edge-list file")
-    fi.add_argument("--edges-file", required=True, help="lines 'u v' or 'u v w'; '#' starts a comment")
-    fi.add_argument("--directed", action="store_true", help="edges go u -> v only")
-    pe = sub.add_parser("percolation", parents=[walk, common, clusters], help="percolation on the L x L square lattice")
-    pe.add_argument("--L", type=cli.parse_count, default=256, help="lattice side (L x L sites)")
-    pe.add_argument("--p", type=cli.parse_float, default=None, help="occupation probability (default: the "
-                    f"critical point, site {percolation.SITE_PC}, bond {percolation.BOND_PC})")
-    pe.add_argument("--kind", choices=["site", "bond"], default="site", help="site or bond percolation")
-    pe.add_argument("--open", action="store_true", help="open boundaries (default: periodic)")
-    pe.add_argument("--spanning", type=cli.parse_count, default=0, metavar="N",
-                    help="also estimate p_c as the median spanning threshold of N open L x L lattices")
-    ce = sub.add_parser("critical-er", parents=[walk, common, clusters],
-                        help="Erdős–Rényi G(n, c/n), critical at c = 1")
-    ce.add_argument("--nodes", type=cli.parse_count, default=100_000, help="number of nodes n")
-    ce.add_argument("--c", type=cli.parse_float, default=1.0, help="mean degree (1: critical)")
-    ct = sub.add_parser("critical-trees", parents=[walk, common],
-                        help="independent critical Poisson Galton–Watson trees (Brill's Bethe-lattice clusters)")
-    ct.add_argument("--nodes", type=cli.parse_count, default=4096, help="nodes to fill (V overshoots by < s_max)")
-    ct.add_argument("--c", type=cli.parse_float, default=1.0, help="mean offspring (1: critical)")
-    ct.add_argument("--s-max", type=cli.parse_int, default=None, help="largest tree (default: nodes // 10)")
-    ct.add_argument("--s-min", type=cli.parse_int, default=2, help="smallest tree size in the fit of gamma "
-                    "(Borel(1) is within 5%% of its s^-3/2 asymptote from s = 2)")
-    bi = sub.add_parser("bigram", parents=[common], help="the bigram chain of a token file")
-    bi.add_argument("--tokens", required=True, metavar="FILE",
-                    help="raw uint16 token ids, e.g. data/kjv-bpe2048/train.bin from `teacher.py prepare`")
-    bi.add_argument("--V", type=cli.parse_count, required=True, help="vocabulary size (token ids are 0 .. V-1)")
-    bi.add_argument("--smoothing", type=cli.parse_float, default=0.0, help="add-k smoothing of the bigram counts")
-    return parser
-
-
-def read_tokens(path):
-    """A raw file of native uint16 token ids (as teacher.py writes train.bin and val.bin)."""
-    raw = files.read_regular(path)
-    if len(raw) % 2:
-        raise ValueError(f"{path}: {len(raw)} bytes is not a whole number of uint16 token ids")
-    return np.frombuffer(raw, dtype=np.uint16)
-
-
-def _build(args):
-    """The chain a parsed command line names."""
-    if args.graph == "bigram":
-        return bigram(read_tokens(args.tokens), args.V, args.smoothing, args=dict(tokens=args.tokens))
-    if args.graph == "critical-trees":
-        return critical_trees(args.nodes, args.c, args.s_max, args.kappa, args.seed)
-    return make(args.graph, nodes=getattr(args, "nodes", 1000), edges=getattr(args, "edges", 5000),
-                m=getattr(args, "m", 5), edges_file=getattr(args, "edges_file", None),
-                directed=getattr(args, "directed", False), kappa=args.kappa, seed=args.seed,
-                L=getattr(args, "L", 256), p=getattr(args, "p", None), kind=getattr(args, "kind", "site"),
-                periodic=not getattr(args, "open", False), forest=getattr(args, "forest", False),
-                c=getattr(args, "c", 1.0))
-
-
-def _cluster_summary(graph, args):
-    """Cluster statistics of the percolation ensembles (none for ER, BA, files and bigrams): τ of the
-    configuration, p_c from spanning, the Borel test, Brill's cluster dimension D and subtask exponent γ."""
-    summary = {}
-    if args.graph == "percolation":
-        summary.update(percolation.lattice_summary(args.L, args.p, args.kind, not args.open, args.seed,
-                                                   args.s_min, args.spanning))
-    if args.graph == "critical-er":
-        summary.update(percolation.critical_er_summary(args.nodes, args.c, args.seed, args.s_min))
-    dimension = percolation.cluster_dimension(graph)
-    if dimension is not None:
-        summary.update(cluster_dimension=dimension)
-    if graph.clusters is not None:
-        summary.update(percolation.subtask_statistics(graph, args.s_min))
-    return summary
-
-
-def summarise(graph, args):
-    """Graph.describe, the cluster statistics and, with --spectrum or --plot, the spectra's fits (the
-    plot is written here); arrays are left out of the summary."""
-    summary = graph.describe(spectral_gap=True if args.spectral_gap else None)
-    summary.update(_cluster_summary(graph, args))
-    if args.spectrum or args.plot:
-        spec = spectra.spectrum(graph, args.window, args.top_k)
-        if args.plot:
-            spectra.plot_spectrum(spec, args.plot, title=spectra.chain_title(graph.name, graph.args))
-        summary.update({key: value for key, value in spec.items() if not isinstance(value, np.ndarray)
-                        and key not in ("V", "spectral_gap")})
-    return summary
-
-
-def print_summary(summary):
-    """One 'key: value' line per entry (floats to 6 significant digits), and why a spectral gap is missing."""
-    for key, value in summary.items():
-        print(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
-    if summary["spectral_gap"] is None:
-        print(f"(spectral gap skipped above {SPECTRAL_GAP_MAX_NNZ} nonzeros; --spectral-gap forces it)")
-
-
-def main(argv=None):
-    """Parse; before any work, refuse an output that cannot be written, holds what another program wrote or
-    is an input; build, summarise, print, write."""
-    args = build_parser().parse_args(argv)
-    inputs = [("--edges-file", getattr(args, "edges_file", None)), ("--tokens", getattr(args, "tokens", None))]
-    cli.guarded(files.check_distinct, inputs, [("--json", args.json), ("--plot", args.plot)])
-    for path, kind in ((args.json, "json"), (args.plot, "png")):
-        if path:
-            cli.guarded(files.check_writable, path, kind=kind)
-    graph = cli.guarded(_build, args)
-    summary = cli.guarded(summarise, graph, args)
-    print_summary(summary)
-    if args.json:
-        cli.guarded(files.write_json, args.json, files.strict(summary), indent=2)
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # the command line lives in theory.py, which imports this file: exec it, no import cycle
+    os.execv(sys.executable, [sys.executable, os.path.join(os.path.dirname(sys.argv[0]), "theory.py"), "graph",
+                              *sys.argv[1:]])

@@ -1,7 +1,7 @@
 """
 The ladder of datasets (Barkeshli et al. 2026): ER walks -> BA walks -> the corpus's bigram chain -> data
-sampled from 1-, 2-, 4-layer teachers (teacher.py) -> the text itself (corpus.py), every rung with the same
-student sweep (train.py --sweep) and one joint scaling-law fit per rung (fit.py), then a table and a plot of
+sampled from 1-, 2-, 4-layer teachers (teacher.py) -> the text itself (data.py), every rung with the same
+student sweep (sweep.py) and one joint scaling-law fit per rung (fit.py), then a table and a plot of
 the exponents against each rung's floor (nats per token).
 
     python ladder.py                            # every rung, the CPU grid (about 1.5 h on 2 cores with --jobs 2)
@@ -13,6 +13,7 @@ rung OUT/<rung>/spec.json, runs.jsonl, fit.json (fit.py's format).
 """
 
 import argparse
+import itertools
 import os
 import re
 import time
@@ -20,21 +21,20 @@ import time
 import numpy as np
 
 import cli
-import corpus
 import data
 import fit
-import plotting
+import plots
 import records
 import sweep
 import teacher
 import train
-from files import check_writable, read_json, write_json
+from cli import check_writable, read_json, write_json
 
 # Student grids and teachers. "cpu": the quick preset's design (sweep.PRESETS["quick"]: widths above the
 # capacity cliff, one transferred muP lr, 2^-7, wsd so that a width's budgets share one stable phase) with five
 # budgets to 1.45M tokens (V = 2048 makes every token ~3x dearer than on the quick preset's 250 nodes);
 # "gpu": closer to the paper (Barkeshli et al. 2026: 2-layer students, 14 learning rates, 3 seeds per point),
-# the best lr per (N, D) kept by fit.best_runs; "smoke": seconds, for tests of the wiring (numbers meaningless).
+# the best lr per (N, D) kept by records.best_runs; "smoke": seconds, for tests of the wiring (numbers meaningless).
 SCALES = dict(
     cpu=dict(vocab=2048, nodes=2048, edges=10240, m=5, L=64, teacher=dict(teacher.CPU_TEACHER),
              grid=dict(width=[16, 24, 32, 48, 64], tokens=["190k", "330k", "540k", "890k", "1.45M"],
@@ -96,7 +96,7 @@ def warn_epochs(s, text, names):
     """Warn when the text rung's largest budget or a teacher's training (where the rungs `names` include
     them) is more than one epoch of the corpus (tokens of its training split): a larger corpus belongs with
     --text."""
-    size = corpus.corpus_tokens(text, s["vocab"], "train").size
+    size = data.corpus_tokens(text, s["vocab"], "train").size
     for what, tokens, wanted in (("the text rung's largest budget", largest_budget(s), "text" in names),
                                  ("a teacher's training", s["teacher"]["tokens"], any(n[0] == "T" for n in names))):
         if wanted and tokens > size:
@@ -141,8 +141,8 @@ def fit_rung(directory, runs_wanted, n_boot=200):
     intervals; '_samples' holds the bootstrap draws of α and β (for the monotonic verdict; not in JSON)."""
     found = [r for r in records.read_records([os.path.join(directory, "runs.jsonl")])
              if r.get("status") == "ok" and r["run"] in runs_wanted]
-    best = fit.best_runs(found, warn_edge=False)
-    runs = fit.runs_from_records(best, N_DEF)
+    best = records.best_runs(found, warn_edge=False)
+    runs = records.runs_from_records(best, N_DEF)
     floor = runs["floor"]
     spec = fit.joint_spec(runs["N"], runs["D"], floor)
     law = fit.fit_law(spec, runs["L"])
@@ -166,7 +166,7 @@ def training_seconds(found):
 
 
 def run_rung(name, flags, out, s, device, n_boot, jobs=1):
-    """One rung: its sweep spec (OUT/<rung>/spec.json), the sweep (train.py --sweep with `jobs` worker
+    """One rung: its sweep spec (OUT/<rung>/spec.json), the sweep (sweep.py with `jobs` worker
     processes: a rerun skips finished runs), and its joint fit, written to OUT/<rung>/fit.json in fit.py's
     format; returns the table's row. Its wall_s is train_s (the rung's training, over every invocation: see
     training_seconds) plus fit_s (this call's fit), the seconds one process needs for the rung; --jobs K
@@ -174,8 +174,8 @@ def run_rung(name, flags, out, s, device, n_boot, jobs=1):
     directory = os.path.join(out, slug(name))
     spec = os.path.join(directory, "spec.json")
     write_json(spec, dict(flags, **s["grid"]))
-    print(f"== rung {name}: python train.py --sweep {spec} --out {directory} --jobs {jobs}", flush=True)
-    train.main(["--sweep", spec, "--out", directory, "--device", device, "--jobs", str(jobs)])
+    print(f"== rung {name}: python sweep.py {spec} --out {directory} --jobs {jobs}", flush=True)
+    sweep.main([spec, "--out", directory, "--device", device, "--jobs", str(jobs)])
     start = time.time()
     row = dict(rung=name, **fit_rung(directory, grid_runs(spec), n_boot))
     row["fit_s"] = time.time() - start
@@ -229,6 +229,77 @@ def direction(values):
 
 
 # -----------------------------------------------------------------------------
+# the hours of the gpu scale, from the throughput `bench.py --gpu` measured
+
+# A paper-scale ER sweep, as assumed here: walks on the gpu scale's ER graph (V = 8192), 2-layer students at
+# widths 32-2048 and budgets 3M-300M tokens, 14 learning rates x 3 seeds per point (the paper's lr and seed
+# counts; its exact widths and budgets are not in this repository).
+PAPER_ER = dict(V=8192, width=[32, 64, 128, 256, 512, 1024, 2048],
+                tokens=[3_000_000, 10_000_000, 30_000_000, 100_000_000, 300_000_000], lrs=14, seeds=3)
+
+
+def flops_per_token(width, n_layer, V, T):
+    """Training FLOPs per token (model.py's count) of the run's GPT, counted on the meta device."""
+    return train.counted_model(train.RunConfig(width=width, n_layer=n_layer, block_size=T), V).flops_per_token()
+
+
+def run_seconds(measured, width, tokens, n_layer, V, T=50):
+    """Training seconds of one run from `measured` ({"<width>": {achieved_flops, flops_per_token}}, bench.py
+    --gpu's achieved_flops), an upper bound: tokens times the larger of its own FLOPs per token and those of
+    the reference width (the nearest measured one at or above its width, else the widest), over the
+    reference's achieved FLOP/s. A narrower model is charged the reference's tokens/s (on a GPU it is no
+    slower per token); a wider or deeper one its FLOPs at the reference's FLOP/s (larger matmuls run no less
+    efficiently). Evaluation and data time are not counted."""
+    widths = sorted(int(w) for w in measured)
+    ref = measured[str(next((w for w in widths if w >= width), widths[-1]))]
+    return tokens * max(flops_per_token(width, n_layer, V, T), ref["flops_per_token"]) / ref["achieved_flops"]
+
+
+def grid_seconds(measured, widths, budgets, per_point, V):
+    """Seconds of a 2-layer student grid (widths x budgets, per_point runs each: learning rates x seeds)."""
+    return per_point * sum(run_seconds(measured, w, d, 2, V) for w, d in itertools.product(widths, budgets))
+
+
+def gpu_estimates(measured, sampling_rate=None):
+    """Hours, one run at a time (--ensemble 1), of `ladder.py --scale gpu` (every rung's student grid, the
+    teachers, and each teacher's dataset of the largest budget sampled at sampling_rate, the KV-cached
+    tokens/s of a 4-layer teacher; None: not counted) and of the PAPER_ER sweep."""
+    if not measured:
+        raise RuntimeError("no width's training throughput was measured")
+    s = SCALES["gpu"]
+    grid, t, V = s["grid"], s["teacher"], s["vocab"]
+    per_point = len(grid["lr"]) * len(grid["seed"])
+    n_rungs = len(chosen_rungs("gpu", ""))
+    students = n_rungs * grid_seconds(measured, grid["width"], grid["tokens"], per_point, V)
+    teachers = sum(run_seconds(measured, t["width"], t["tokens"], k, V) for k in teacher.LAYERS)
+    sampling = len(teacher.LAYERS) * max(grid["tokens"]) / sampling_rate if sampling_rate else None
+    total = students + teachers + (sampling or 0)
+    paper = grid_seconds(measured, PAPER_ER["width"], PAPER_ER["tokens"], PAPER_ER["lrs"] * PAPER_ER["seeds"],
+                         PAPER_ER["V"])
+    runs = n_rungs * len(grid["width"]) * len(grid["tokens"]) * per_point
+    paper_runs = len(PAPER_ER["width"]) * len(PAPER_ER["tokens"]) * PAPER_ER["lrs"] * PAPER_ER["seeds"]
+    return dict(
+        ladder_gpu=dict(rungs=n_rungs, teachers=len(teacher.LAYERS), runs=runs, students_s=students,
+                        teachers_s=teachers, sampling_s=sampling, total_s=total, total_h=total / 3600),
+        paper_er=dict(PAPER_ER, runs=paper_runs, total_s=paper, total_h=paper / 3600),
+        basis="upper bounds from each width's measured tokens/s and FLOP/s (ladder.run_seconds); --ensemble 8 "
+              "divides the narrow widths' share by the ensemble part's speedup")
+
+
+def estimates_text(e):
+    """gpu_estimates' hours as text (bench.py --gpu prints it)."""
+    lad, paper = e["ladder_gpu"], e["paper_er"]
+    sampling = "not counted (no generation figures)" if lad["sampling_s"] is None else f"{lad['sampling_s'] / 3600:.2f} h"
+    return (f"\nestimates, one run at a time: {e['basis']}\n"
+            f"  ladder.py --scale gpu: {lad['runs']:,} student runs on {lad['rungs']} rungs "
+            f"{lad['students_s'] / 3600:.1f} h + {lad['teachers']} teachers {lad['teachers_s'] / 3600:.1f} h "
+            f"+ sampling their datasets {sampling} = {lad['total_h']:.1f} h\n"
+            f"  paper-scale ER sweep (widths {paper['width'][0]}-{paper['width'][-1]}, {paper['tokens'][0]:.0e}-"
+            f"{paper['tokens'][-1]:.0e} tokens, {paper['lrs']} lrs x {paper['seeds']} seeds): {paper['runs']:,} "
+            f"runs, {paper['total_h']:.1f} h")
+
+
+# -----------------------------------------------------------------------------
 # the table and the plot
 
 def ladder_table(rows):
@@ -252,7 +323,7 @@ def verdict_line(verdict):
 
 def plot_ladder(rows, path):
     """Exponents α (model size) and β (data) of each rung against its floor, nats per token."""
-    fig, ax = plotting.figure(figsize=(7, 4.5))
+    fig, ax = plots.figure(figsize=(7, 4.5))
     for key, color in (("alpha", "C0"), ("beta", "C3")):
         x = [r["E"] for r in rows]
         y = [r[key] for r in rows]
@@ -268,7 +339,7 @@ def plot_ladder(rows, path):
     ax.set(xlabel="floor: the eval set's minimum loss (nats per token; * fitted E)", ylabel="exponent", ylim=(bottom, top),
            title="the ladder: scaling exponents against the data's entropy" + (" (95% intervals clipped)" if clipped else ""))
     ax.legend(loc="center", bbox_to_anchor=(0.45, 0.75))  # clear of the rungs, which sit at both ends
-    plotting.savefig(fig, path, dpi=110)
+    plots.savefig(fig, path, dpi=110)
 
 
 # -----------------------------------------------------------------------------

@@ -6,10 +6,11 @@ parameters. `fit_law` minimises the Huber loss (δ = 1e-3) on log L, summed over
 grid starts with the lowest objective; `bootstrap_law` refits it on resamples (multinomial weights over the
 resampling units: runs, or blocks of runs that are not independent) for percentile intervals. Laws:
 E + Σ A_k·x_k^(−α_k) (joint L(N, D), one-dimensional power laws), E + A·exp(−x/scale), Kaplan et al. 2020's
-L(N, D), and the separable E + (B + A/N^α)/D^β. The optimiser, at the end, is L-BFGS (Nocedal & Wright,
-Alg. 7.4) vectorised over many small independent problems: the fits refine a few grid starts per bootstrap
-resample, thousands of 5-parameter problems, and one numpy step for all of them beats a Python loop of scipy
-calls by orders of magnitude (bench_fit.py).
+L(N, D), and the separable E + (B + A/N^α)/D^β. Parameter efficiency (compare_families) compares families
+of runs (SP, μP) by the ratio of N at equal loss of their laws L(N). The optimiser, at the end, is L-BFGS
+(Nocedal & Wright, Alg. 7.4) vectorised over many small independent problems: the fits refine a few grid
+starts per bootstrap resample, thousands of 5-parameter problems, and one numpy step for all of them beats a
+Python loop of scipy calls by orders of magnitude (bench_fit.py).
 
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
@@ -36,6 +37,7 @@ LOG_A_GRID = np.arange(0.0, 25.1, 5.0)
 EXP_RATE_GRID = np.array([0.5, 1, 2, 4, 8, 16, 32.0])
 EXP_LOG_A_GRID = np.arange(-2.0, 3.1, 1.0)
 CHINCHILLA = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)   # Hoffmann et al. 2022, eq. 10
+ORDER_STATISTIC = "inverted_cdf"   # draw_interval: quantiles that are draws themselves, so inf stays inf
 
 
 def chinchilla_loss(N, D, E, A, B, alpha, beta):
@@ -292,6 +294,81 @@ def bootstrap_law(spec, L, fit, delta=DELTA, n_boot=N_BOOT, seed=0, label="", qu
                                max_iter=BOOT_MAX_ITER)
         return [spec["unpack"](th) for th in theta]
     return bootstrap(refit, len(L), n_boot, seed, label, quiet, chunk=N_BOOT, units=units)
+
+# -----------------------------------------------------------------------------
+# parameter efficiency: how many parameters each parametrization needs to reach a loss (fit.py --compare)
+#
+# At one training budget D (tokens), each family of runs (a parametrization: SP with the best learning rate
+# of a grid at each width, SP with a raised embedding learning rate, μP with one learning rate transferred
+# from its base width) gives one law L(N) = E_D + A·N^(−α), fitted like every law here, with E_D fitted: at
+# a finite D the loss tends to a D-limited value above the floor, not to the floor itself.
+# The comparison is the ratio of N at equal loss, N_f(L*) / N_ref(L*), with N(L) = (A / (L − E_D))^(1/α)
+# the inverse of a family's law and L* the lowest loss that every family reaches inside its own grid (the
+# largest of the families' best losses), so that no family's N(L*) is an extrapolation: a ratio of 2 means
+# family f needs twice the parameters of the reference for the same loss; infinite when f's law never gets
+# down to L*. Its 95% interval comes from bootstrap draws of both laws (runs resampled within each family,
+# independently; draw i of each taken together). Barkeshli et al. (2026) report that μP is the more
+# parameter-efficient: a ratio above 1 for SP against μP.
+
+
+def n_at_loss(E, A, alpha, L):
+    """N (parameters) at which E + A·N^(−α) = L: (A/(L − E))^(1/α), inf where L <= E (never reached)."""
+    E, A, alpha, L = np.broadcast_arrays(*(np.asarray(v, float) for v in (E, A, alpha, L)))
+    gap = L - E
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        N = np.exp((np.log(A) - np.log(np.where(gap > 0, gap, np.nan))) / alpha)
+    return np.where(gap > 0, N, np.inf)
+
+
+def family_law(N, L, n_boot, seed, label, quiet):
+    """One family's L(N) = E_D + A·N^(−α): the fit, its bootstrap intervals and draws (E, A, alpha)."""
+    spec = power_law_spec(N)
+    law = fit_law(spec, L)
+    boot = bootstrap_law(spec, L, law, n_boot=n_boot, seed=seed, label=label, quiet=quiet)
+    draws = {k: boot["samples"][k] for k in ("E", "A", "alpha")}
+    return dict(N=N, L=L, E=law["E"], A=law["A"], alpha=law["alpha"], rms=law["rms"],
+                ci={k: boot["ci"][k] for k in ("E", "alpha")}, _draws=draws)
+
+
+def draw_interval(samples):
+    """The central CI% of samples as draws themselves (order statistics), so infinite draws stay infinite;
+    NaN draws (failed refits) are left out."""
+    samples = samples[~np.isnan(samples)]
+    return [float(np.quantile(samples, q, method=ORDER_STATISTIC)) for q in ((50 - CI / 2) / 100, (50 + CI / 2) / 100)]
+
+
+def common_loss(families):
+    """L* (nats): the lowest loss that every family reaches within its own grid, max over families of their
+    best loss, so that each family's N(L*) is read inside its measured N range, not extrapolated."""
+    return float(max(np.min(L) for _, L in families.values()))
+
+
+def ratio_at(law, ref, target):
+    """N_f(L*)/N_ref(L*) at L* = target (nats): the fits' ratio, its interval over the paired bootstrap draws,
+    and the fraction of draws in which f's law never gets down to L*."""
+    d, r = law["_draws"], ref["_draws"]
+    draws = n_at_loss(d["E"], d["A"], d["alpha"], target) / n_at_loss(r["E"], r["A"], r["alpha"], target)
+    N_ref = float(n_at_loss(ref["E"], ref["A"], ref["alpha"], target))
+    ratio = float(n_at_loss(law["E"], law["A"], law["alpha"], target)) / N_ref
+    return dict(L=target, N_ref=N_ref, ratio=ratio, ci=draw_interval(draws),
+                never_reached=float(np.mean(~np.isfinite(draws))))
+
+
+def compare_families(families, reference, n_boot=1000, seed=0, quiet=False):
+    """
+    families: {label: (N, L)} arrays of one point per width (the best lr of each, one D). Returns
+    {label: law} (family_law, plus 'ratio' against the reference at common_loss for the others). Each family
+    is bootstrapped with its own seed: its runs are resampled independently of every other family's.
+    """
+    if reference not in families:
+        raise ValueError(f"reference family {reference!r} is not among {', '.join(families)}")
+    laws = {label: family_law(np.asarray(N, float), np.asarray(L, float), n_boot, seed + i, label, quiet)
+            for i, (label, (N, L)) in enumerate(families.items())}
+    target = common_loss(families)
+    for label, law in laws.items():
+        if label != reference:
+            law["ratio"] = ratio_at(law, laws[reference], target)
+    return laws
 
 # -----------------------------------------------------------------------------
 # the optimiser: L-BFGS on many problems at once

@@ -2,12 +2,15 @@
 The GPT of DESIGN.md: token + learned position embeddings, n_layer pre-LayerNorm blocks with causal
 self-attention (F.scaled_dot_product_attention, the fused/flash kernel on CUDA) and a 4x GELU MLP,
 a final LayerNorm and a linear readout. Small on purpose: the paper's students are 2 layers, context 50.
+Beside it, the machine it runs on: which device, which autocast, the peak FLOP/s that MFU divides by, and
+the memory a run may use (a run that cannot fit is refused before it starts).
 
 Three multipliers let mup.py set a parametrization without touching this file's code:
   attn_scale      the factor on q.k (None = 1/sqrt(head_dim), standard; muP uses 1/head_dim)
   embed_mult      the factor on the summed token + position embeddings (1 = standard)
   readout_mult    the factor on the logits (1 = standard; muP uses base_width/width)
 """
+import contextlib
 import math
 import os
 import pickle
@@ -252,3 +255,100 @@ def load_model(path, device="cpu"):
         first = (str(e).splitlines() or [type(e).__name__])[0]
         raise ValueError(f"{path}: not a model saved by train.py --save ({first})")
     return model.to(device).eval()
+
+
+# ---------------------------------------------------------------------------------------------------
+# the machine a model trains on
+
+def pick_device(name="auto"):
+    """auto: cuda > mps > cpu. On CUDA under torchrun, each rank takes the GPU of its LOCAL_RANK. A ValueError
+    for a device this machine does not have."""
+    mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if name in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if name == "auto":
+        return torch.device("mps" if mps else "cpu")
+    if (name == "cuda") or (name == "mps" and not mps):
+        raise ValueError(f"--device {name}: this machine has no {name.upper()} device that torch can use "
+                         "(--device auto takes the best it has)")
+    return torch.device(name)
+
+
+def autocast_for(device, dtype):
+    """bf16 autocast on CUDA by default (matmuls in bf16, reductions and the loss in float32)."""
+    if dtype == "auto":
+        dtype = "bfloat16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    if dtype == "float32":
+        return dtype, contextlib.nullcontext()
+    return dtype, torch.autocast(device_type=device.type, dtype=getattr(torch, dtype))
+
+
+NOMINAL_FLOPS = dict(cpu=3e10, mps=2e12, cuda=5e13)  # rough achieved FLOP/s, for --dry-run estimates only
+# Peak dense bf16 tensor FLOP/s of GPUs we know, for MFU (vendor datasheets, no sparsity).
+PEAK_FLOPS = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12,
+              "A10": 125e12, "4090": 165e12, "3090": 71e12, "V100": 125e12}
+
+
+def peak_flops(device):
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_FLOPS.items() if k in name), None)
+
+
+FIXED_BYTES = 64 << 20  # what any run adds: allocator arenas, library work buffers (measured: ~55 MB)
+STATE_BYTES = 32  # per parameter and member: flat, grad, m, v (4 each), member index (8), lr_mult, decay (4 each)
+STEP_BYTES = 12  # per parameter and member: AdamW's temporaries in a step
+EVAL_FLOATS = 2e7  # logits a chunk of the eval pass holds at most (evaluate), unless one walk needs more
+
+
+def memory_estimate(cfg, E, V, dataset_bytes):
+    """Peak bytes of training E runs of cfg's shape together (train.py, a train.RunConfig or any object with
+    its fields), by part, before anything is built: the dataset while it is built, then its tables
+    (dataset_bytes: both, as data.dataset_bytes gives them) beside the model and AdamW state (STATE_BYTES) and
+    the larger of a step's activations and the eval pass. A step keeps, per token, ~18 width floats per
+    block, the attention probabilities and 3 V floats of logits, log-probabilities and their gradient. V: the
+    vocabulary, None if only the built dataset knows it (an edge list's): what depends on it is then left
+    out. Tested against measured peaks (within 2x)."""
+    V = V or 0
+    w, L, T, B = cfg.width, cfg.n_layer, cfg.block_size, cfg.batch_size
+    # model.param_counts' total, in Python integers: a meta model of a width this refuses would overflow int64
+    params = E * (L * (12 * w * w + 13 * w) + (T + 2) * w + V * w * (1 if cfg.tie_weights else 2))
+    per_token = L * (18 * w + 2 * (w // cfg.head_dim) * T) + 3 * V
+    step = 4 * E * B * T * per_token + STEP_BYTES * params
+    evaluation = 8 * min(E * cfg.eval_walks * T * V, max(EVAL_FLOATS, E * T * V))  # logits and log-probabilities
+    building, kept = dataset_bytes
+    total = FIXED_BYTES + max(building, kept + STATE_BYTES * params + max(step, evaluation))
+    return dict(total=total, model=STATE_BYTES * params, activations=max(step, evaluation), dataset=max(building, kept))
+
+
+def memory_bytes(device):
+    """The memory a run on device can use, in bytes: the GPU's own on CUDA (torch.cuda.mem_get_info), else
+    the machine's physical memory (CPU and MPS, which shares it), capped by a cgroup v2 limit if one is set."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+    except OSError:
+        return physical
+    return min(physical, int(limit)) if limit.isdigit() else physical
+
+
+def check_fits(need, device, what, hint):
+    """Refuse, before any work, what needs more than the device's memory (memory_bytes): a ValueError with
+    need (a dict of bytes by part, with 'total'), what the machine has, and hint (the flags to lower)."""
+    have = memory_bytes(device)
+    if need["total"] > have:
+        parts = ", ".join(f"{name} {size_text(b)}" for name, b in need.items() if name != "total" and b)
+        raise ValueError(f"{what} needs ~{size_text(need['total'])} of memory ({parts}), more than the "
+                         f"{size_text(have)} of this machine's {device.type}; {hint}")
+
+
+def size_text(n):
+    """Bytes n in words: '512 MB', '3.8 TB'; from 1000 PB on in powers of ten ('1e+31 bytes')."""
+    if n >= 1e18:
+        return f"{n:.2g} bytes"
+    unit, scale = next(((u, s) for u, s in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9)) if n >= s), ("MB", 1e6))
+    return f"{n / scale:.3g} {unit}"

@@ -21,12 +21,10 @@ import torch
 import torch.nn.functional as F
 
 import cli
-import files
 import graphs
 import mup
-import plotting
+import plots
 import records
-import sweep
 import train
 import walks
 from model import GPT, GPTConfig
@@ -151,8 +149,8 @@ def farthest_from_1(ratios):
 def plot_coord_check(activations, widths, param, path):
     """One panel per step: mean |activation| against width, one line per module (log-log)."""
     steps = len(activations["logits"][widths[0]])
-    fig, axes = plotting.figure(1, steps, figsize=(2.3 * steps + 1.5, 3.2), sharey=True)
-    colors = plotting.plt.cm.viridis(np.linspace(0, 0.95, len(activations)))
+    fig, axes = plots.figure(1, steps, figsize=(2.3 * steps + 1.5, 3.2), sharey=True)
+    colors = plots.plt.cm.viridis(np.linspace(0, 0.95, len(activations)))
     for t, ax in enumerate(axes):
         for color, (name, by_width) in zip(colors, activations.items()):
             ax.plot(widths, [by_width[w][t] or np.nan for w in widths], "o-", ms=3, color=color, label=name)
@@ -163,7 +161,7 @@ def plot_coord_check(activations, widths, param, path):
     axes[0].set_ylabel("mean |activation|")
     axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
     fig.suptitle(f"coordinate check, {param.upper()}: flat lines = activations independent of width", fontsize=10)
-    plotting.savefig(fig, path)
+    plots.savefig(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -189,12 +187,12 @@ def lr_transfer(configs, out, log=print):
     out/runs.jsonl as each width finishes; finished runs already recorded there are read back, not trained
     again."""
     os.makedirs(out, exist_ok=True)
-    done = {r.get("run"): r for r in records.read_records(out, quiet=True) if r.get("status") in sweep.FINISHED}
+    done = {r.get("run"): r for r in records.read_records(out, quiet=True) if r.get("status") in records.FINISHED}
     losses = {}
     for width, cfgs in configs.items():
         todo = [c for c in cfgs if c.run_id() not in done]
         if todo:
-            for record in train.train_members(todo, log=train.quiet):
+            for record in train.train_runs(todo, log=train.quiet):
                 records.append_record(os.path.join(out, "runs.jsonl"), record)
                 done[record["run"]] = record
         losses[width] = [done[c.run_id()]["loss"] for c in cfgs]
@@ -211,8 +209,8 @@ def best_lrs(losses, lrs):
 
 def plot_lr_transfer(losses, lrs, param, path):
     """Final loss against learning rate, one curve per width, a star at each width's optimum."""
-    fig, ax = plotting.figure(figsize=(5, 3.6))
-    colors = plotting.plt.cm.viridis(np.linspace(0, 0.9, len(losses)))
+    fig, ax = plots.figure(figsize=(5, 3.6))
+    colors = plots.plt.cm.viridis(np.linspace(0, 0.9, len(losses)))
     best = best_lrs(losses, lrs)
     for color, (width, ls) in zip(colors, losses.items()):
         ax.plot(lrs, [np.nan if loss is None else loss for loss in ls], "o-", ms=3, color=color, label=f"width {width}")
@@ -221,7 +219,7 @@ def plot_lr_transfer(losses, lrs, param, path):
     ax.set(xscale="log", xlabel="peak learning rate" + (" (of the base-width model)" if param == "mup" else ""),
            ylabel="final eval loss (nats)", title=f"learning-rate transfer, {param.upper()} (star: best lr)")
     ax.legend(fontsize=8)
-    plotting.savefig(fig, path)
+    plots.savefig(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -281,7 +279,7 @@ def check_outputs(args):
     """After the flags, before any work: the plot (default out/<command>_<param>.png) and the JSON writable."""
     args.plot = args.plot or f"out/{args.command.replace('-', '_')}_{args.param}.png"
     for path in filter(None, (args.plot, args.json)):
-        files.check_writable(path)
+        cli.check_writable(path)
 
 
 def finite_or_none(value):
@@ -324,7 +322,7 @@ def run_coord_check(args):
     print(f"pass: {'yes' if passed else 'no'}")
     plot_coord_check(activations, widths, args.param, args.plot)
     if args.json:
-        files.write_json(args.json, coord_check_summary(args, widths, activations, ratios, passed))
+        cli.write_json(args.json, coord_check_summary(args, widths, activations, ratios, passed))
 
 
 def run_lr_transfer(args):
@@ -335,7 +333,7 @@ def run_lr_transfer(args):
     configs = transfer_configs(args.param, widths, lrs, args.tokens, args.batch_size, args.base_width,
                                args.head_dim, args.embed_lr_mult, args.seed)
     check_outputs(args)
-    out = files.check_writable(args.out or f"out/lr_transfer_{args.param}", directory=True)
+    out = cli.check_writable(args.out or f"out/lr_transfer_{args.param}", directory=True)
     t0 = time.time()
     losses = lr_transfer(configs, out)
     best = best_lrs(losses, lrs)
@@ -345,7 +343,7 @@ def run_lr_transfer(args):
     print(f"the best lr moves by {moved} grid step(s) across widths {widths[0]}..{widths[-1]} ({time.time() - t0:.0f}s)")
     plot_lr_transfer(losses, lrs, args.param, args.plot)
     if args.json:
-        files.write_json(args.json, dict(
+        cli.write_json(args.json, dict(
             param=args.param, base_width=args.base_width, widths=widths, lrs=lrs, tokens=args.tokens,
             batch_size=args.batch_size, embed_lr_mult=args.embed_lr_mult, loss={str(w): ls for w, ls in losses.items()},
             best_lr={str(w): b for w, b in best.items()}, grid_steps_moved=moved, time_s=time.time() - t0))

@@ -329,7 +329,7 @@ def borel_chi2(sizes, n_nodes, c=1.0, s_max=15):
 
 def lattice_summary(L, p=None, kind="site", periodic=True, seed=0, s_min=10, n_spanning=0):
     """
-    graphs.py percolation's cluster statistics: the configuration of percolation_adjacency(L, p, kind,
+    `theory.py graph percolation`'s cluster statistics: the configuration of percolation_adjacency(L, p, kind,
     periodic, seed) (the same one graphs.percolation_lattice walks on) summarised by cluster_statistics,
     with τ's 2D value; n_spanning > 0 adds p_c as the median spanning threshold of that many open lattices,
     its 95% interval and the known p_c.
@@ -343,7 +343,7 @@ def lattice_summary(L, p=None, kind="site", periodic=True, seed=0, s_min=10, n_s
 
 
 def critical_er_summary(n_nodes, c=1.0, seed=0, s_min=10):
-    """graphs.py critical-er's cluster statistics: those of critical_er_adjacency(n_nodes, c, seed) with τ's
+    """`theory.py graph critical-er`'s cluster statistics: those of critical_er_adjacency(n_nodes, c, seed) with τ's
     mean-field value and the Borel χ² test of its cluster counts (borel_chi2)."""
     sizes = cluster_sizes(critical_er_adjacency(n_nodes, c, seed))[1]
     summary = dict(cluster_statistics(sizes, s_min), tau_theory=TAU_MEAN_FIELD)

@@ -12,18 +12,32 @@ Run records: one JSON object per line in `*.jsonl` files (DESIGN.md, "The run re
   reduction averages seeds and compares learning rates within a group, never across groups.
 - `best_runs`: that reduction, one record per group at the learning rate of lowest seed-mean loss.
 - `family_key`: the stable-phase family of a record, its config except lr, seed and tokens: the block of
-  runs a bootstrap resamples whole under --schedule wsd (fit.resampling_units).
+  runs a bootstrap resamples whole under --schedule wsd (resampling_units).
+- `load_runs`, `runs_from_records`, `read_csv`: records (or a CSV) read as arrays of points, N in parameters,
+  D in tokens, C in FLOPs, L in nats, each with its bootstrap unit (`resampling_units`); `check_records` and
+  `check_runs` refuse what cannot be fitted, raising FitError.
 """
+import csv
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import subprocess
 import sys
 
 import numpy as np
 
 REDUCED = ("lr", "seed")  # what the best-lr reduction varies within one group
 FAMILY_REDUCED = REDUCED + ("tokens",)  # what varies within one stable-phase family (family_key)
+FINISHED = ("ok", "diverged")  # a run with such a record is never rerun; a failed one (an exception) is retried
+N_DEFS = ("total", "non_embedding", "kaplan")  # the parameter counts a record keeps (model.param_counts)
+UNIT_KINDS = dict(family="stable-phase family (config minus lr, seed, tokens)",   # resampling_units, in words
+                  seed="seed within a family (config minus lr, tokens)", run="run")
+
+
+class FitError(ValueError):
+    """Bad input to fit: reported as one line on stderr, exit status 2 (cli.guarded)."""
 
 
 def warn(message):
@@ -182,3 +196,159 @@ def mean_curve(records):
     if len(grids) != 1 or not curves[0]:
         return curves[0]
     return [[t, float(np.mean([c[i][1] for c in curves]))] for i, (t, _) in enumerate(curves[0])]
+
+
+# -----------------------------------------------------------------------------
+# reading runs: records (or a CSV) as arrays of (N, D, C, L) points for fit.py
+
+
+def resampling_units(records):
+    """
+    The bootstrap's resampling unit of each record (lawfit.bootstrap draws units, not runs) as string labels,
+    and the kinds used, described in words (UNIT_KINDS):
+    - a wsd run: its stable-phase family (family_key), whose budgets branch from shared stable phases;
+    - a cosine run whose family holds several seeds: its seed within the family, the runs sharing an init
+      and a data order;
+    - otherwise (a cosine run of a one-seed family, a best_runs point averaging seeds, a record without a
+      config): the run itself.
+    The best lr of each experiment (best_runs) is chosen once, on all the data: a unit carries every
+    lr of the groups in it (a family, or a best_runs point), so a resample could only repeat that choice, and
+    with one seed per (group, lr), as in the committed sweeps, the data fix it. With several seeds per lr its
+    noise would be resampled by drawing seeds and, per resample, taking the lr of lowest mean over the drawn
+    seeds: a new loss and curve per point, so every refit path (lawfit.minimise, the one-dimensional slices,
+    Approaches 1-2, the interpolation) would take per-resample losses where it now takes weights. Not done.
+    """
+    families = [family_key(r) for r in records]
+    seeds = {}
+    for r, f in zip(records, families):
+        if f is not None:
+            seeds.setdefault(f, set()).add(r["config"].get("seed"))
+    labels, kinds = [], set()
+    for i, (r, f) in enumerate(zip(records, families)):
+        if f is not None and r["config"].get("schedule", "cosine") == "wsd":
+            kind, label = "family", f
+        elif f is not None and r.get("seeds", 1) == 1 and len(seeds[f]) > 1:
+            kind, label = "seed", f"{f} seed {r['config'].get('seed')}"
+        else:
+            kind, label = "run", f"run {i}"
+        labels.append(label)
+        kinds.add(kind)
+    return np.array(labels), " or ".join(v for k, v in UNIT_KINDS.items() if k in kinds)
+
+
+def runs_from_records(records, n_def="total"):
+    """
+    Arrays of one point per record: N (parameters, `params[n_def]`), D (tokens), C (FLOPs), L (nats), floor
+    (nats), each record's curve put on the FLOPs axis, C(t) = flops/tokens · tokens_t, its schedule, N_alt,
+    the other parameter counts of N_DEFS by name (NaN where a record lacks one), and each point's bootstrap
+    unit with the kinds used, in words (resampling_units).
+    """
+    if any(n_def not in r["params"] for r in records):
+        raise FitError(f"--n-def {n_def}: a run record has no params.{n_def} (written before that count existed)")
+    pts = [(r["params"][n_def], r["tokens"], r["flops"], r["loss"], r.get("floor")) for r in records]
+    N, D, C, L, floor = (np.array([np.nan if v is None else v for v in col], float) for col in zip(*pts)) if pts else [np.zeros(0)] * 5
+    curves = [(np.array([t for t, _ in r.get("curve") or []], float) * r["flops"] / r["tokens"],
+               np.array([l for _, l in r.get("curve") or []], float)) for r in records]
+    schedule = np.array([(r.get("config") or {}).get("schedule", "cosine") for r in records])
+    N_alt = {d: np.array([r["params"].get(d, np.nan) for r in records], float) for d in N_DEFS if d != n_def}
+    unit, unit_kind = resampling_units(records)
+    return dict(N=N, D=D, C=C, L=L, floor=floor if np.all(np.isfinite(floor)) else None, curves=curves,
+                N_alt=N_alt, n_def=n_def, schedule=schedule, unit=unit, unit_kind=unit_kind)
+
+
+def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
+    """Points from a CSV: N (parameters), D (tokens) and loss (nats) columns, or N, C (FLOPs) and loss with
+    D = C/(6N) tokens when c_col is given."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # a spreadsheet's BOM is no part of the header
+            reader = csv.DictReader(f)
+            rows, header = list(reader), reader.fieldnames or []
+    except UnicodeDecodeError as e:
+        raise FitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})")
+    if not rows:
+        raise FitError(f"{path}: no rows")
+    if len(header) == 1 and ";" in header[0]:  # a European spreadsheet's export
+        raise FitError(f"{path}: separated by semicolons; fit.py reads comma-separated values with decimal points")
+    cols = [n_col, c_col if c_col else d_col, loss_col]
+    missing = [c for c in cols if c not in rows[0]]
+    if missing:
+        raise FitError(f"{path}: no column {', '.join(map(repr, missing))} (columns: {', '.join(header)})")
+    for i, r in enumerate(rows, 2):  # line 1 is the header
+        try:
+            [float(r[c]) for c in cols]
+        except (TypeError, ValueError):  # TypeError: a short row leaves its last columns None
+            raise FitError(f"{path}:{i}: {', '.join(cols)} must be numbers, got {[r.get(c) for c in cols]}")
+    N, X, L = (np.array([float(r[c]) for r in rows]) for c in cols)
+    D, C = (X / (6 * N), X) if c_col else (X, 6 * N * X)
+    return dict(N=N, D=D, C=C, L=L, floor=None, curves=None, N_alt=None, n_def=n_col)
+
+
+def load_runs(paths, n_def="total", all_runs=False, n_col="N", d_col="D", loss_col="loss", c_col=None):
+    """Runs from CSV files (columns as read_csv) or run records: ok runs only, N = params[n_def], reduced by
+    best_runs unless all_runs; with the source, the count of runs not ok and of ok records."""
+    for p in paths:  # a directory is searched for *.jsonl; a file must say what it is
+        if os.path.isfile(p) and not p.lower().endswith((".csv", ".jsonl")):
+            raise FitError(f"{p}: fit.py reads run records (*.jsonl) or comma-separated files (*.csv)")
+    csvs = [p for p in paths if p.lower().endswith(".csv")]
+    if csvs and len(csvs) < len(paths):
+        raise FitError("give either CSV files or run records, not both")
+    if csvs:
+        parts = [read_csv(p, n_col, d_col, loss_col, c_col) for p in csvs]
+        runs = {k: np.concatenate([p[k] for p in parts]) for k in ("N", "D", "C", "L")}
+        runs.update(floor=None, curves=None, N_alt=None, n_def=n_col, source=", ".join(csvs), not_ok=0)
+        return runs
+    records = read_records(paths)
+    if not records:
+        raise FitError(f"no run records in {', '.join(paths)}")
+    ok = [r for r in records if r.get("status") == "ok"]
+    check_records(ok, n_def)
+    try:
+        runs = runs_from_records(ok if all_runs else best_runs(ok), n_def)
+    except (KeyError, TypeError, ValueError) as e:
+        raise FitError(f"a run record lacks or mangles the key {e}")
+    runs.update(source=", ".join(paths), not_ok=len(records) - len(ok), records=len(ok))
+    return runs
+
+
+def check_records(ok, n_def):
+    """Refuse, naming the run, an ok record whose loss, tokens, flops or params[n_def] is not a positive finite
+    number; and records of several datasets (one law, one floor: fit them one at a time)."""
+    for r in ok:
+        fields = dict(loss=r.get("loss"), tokens=r.get("tokens"), flops=r.get("flops"),
+                      **{f"params.{n_def}": (r.get("params") or {}).get(n_def)})
+        for name, v in fields.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+                raise FitError(f"run {r.get('run', '?')}: {name} is {v!r}, not a positive number")
+    datasets = {json.dumps([r.get("dataset"), r.get("dataset_args")], sort_keys=True) for r in ok}
+    if len(datasets) > 1:
+        names = sorted({r.get("dataset") or "?" for r in ok})
+        raise FitError(f"the records hold {len(datasets)} datasets ({', '.join(names)}; their dataset_args differ "
+                       "where a name repeats): fit one dataset at a time")
+
+
+def check_runs(runs):
+    """Refuse what cannot be fitted: no points, non-positive or non-finite values, fewer points than the 5
+    parameters of the joint law, or all-equal N or D."""
+    n = len(runs["L"])
+    if n == 0:
+        raise FitError("no usable runs")
+    for k in ("N", "D", "C", "L"):
+        bad = ~(np.isfinite(runs[k]) & (runs[k] > 0))
+        if bad.any():
+            raise FitError(f"{bad.sum()} of {n} runs have a non-positive or non-finite {k} "
+                           f"(first: row {np.argmax(bad) + 1}, {k} = {runs[k][np.argmax(bad)]})")
+    if n < 5:
+        raise FitError(f"{n} runs are fewer than the 5 parameters of L(N, D) = E + A/N^α + B/D^β")
+    for k in ("N", "D"):
+        if np.unique(runs[k]).size < 2:
+            raise FitError(f"all runs have the same {k} = {runs[k][0]:.4g}; L(N, D) needs at least two values")
+
+
+def git_commit():
+    """The commit this checkout is at (a record's `git`), or None outside a git checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None

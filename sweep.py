@@ -1,13 +1,14 @@
 """
-Sweeps: a grid of runs from a spec, split across processes, resumed after any interruption.
+Sweeps: many runs of train.py from a grid, split across processes, resumed after any interruption.
 
-    python train.py --sweep quick --out out/quick             # a preset
-    python train.py --sweep spec.json --out out/s --jobs 2    # two worker processes on one machine
-    python train.py --sweep spec.json --out out/s --shard 1/4 # the second of four machines
+    python sweep.py quick --out out/quick                     # a preset
+    python sweep.py spec.json --out out/s --jobs 2            # two worker processes on one machine
+    python sweep.py spec.json --out out/s --shard 1/4         # the second of four machines
+    python sweep.py quick --out out/quick --dry-run           # the plan, its FLOPs and time, nothing trained
 
 A spec maps run flags (as in `train.py --help`, underscores, no dashes) to a value or a list of values; the
-grid is their product, the last key varying fastest. Values go through the config's own field parsers, so
-"2M" and 2000000, or 1 and 1.0, are one run with one id.
+grid is their product, the last key varying fastest. Values go through RunConfig's own field parsers, so
+"2M" and 2000000, or 1 and 1.0, are one run with one id. Every other flag of train.py sets the base config.
 
 Every run's record goes to DIR/runs.jsonl (or runs.I-of-N.jsonl for a shard). A process claims a run by
 locking its file in DIR/claims (fcntl.flock) for as long as it trains it: every other process skips it, and
@@ -18,25 +19,33 @@ sweep goes on (the next invocation retries it). kill -9 at any moment loses at m
 run's last checkpoint (DIR/ckpt); Ctrl-C or SIGTERM stops every worker, removes their temporary files and
 releases their claims (`parallel`).
 
-This file knows nothing about training: train.py hands it the configs and a function that trains a group.
+Runs that differ only in lr, seed, weight decay or embedding lr train together as one *ensemble*
+(ensemble.py) through train.py's loop, on GPUs where that is faster. Under --schedule wsd, the runs of a
+*family* (runs that differ only in tokens) share their warmup and stable phase: it is trained once, and each
+budget's cooldown branches from it (train_budgets), each branch exactly the run its budget gives alone.
 """
 import contextlib
+import copy
 import dataclasses
-import fcntl
+import functools
 import itertools
 import json
 import math
 import multiprocessing
 import os
 import signal
-import socket
 import sys
 import threading
 import time
 
+import torch
+
 import cli
-import files
+import data
+import ensemble
 import records
+import train
+from model import GPT, GPTConfig, NOMINAL_FLOPS, pick_device
 
 PRESETS = {
     # The first scaling law of docs/results.md, designed from measured pilots ("A first scaling law"): ER 250
@@ -52,7 +61,6 @@ PRESETS = {
                   eval_walks=100),
 }
 MAX_RUNS = 100_000  # a larger grid is refused before its configs are built (each takes ~0.3 ms to check)
-FINISHED = ("ok", "diverged")  # a failed run (an exception) is retried by the next invocation
 STOP_WAIT = 30  # seconds a stopped worker gets to remove its temporary files and release its claims
 
 
@@ -167,71 +175,27 @@ def whole(source, text, parts=2):
 
 def finished(out_dir):
     """The ids of the finished runs (ok or diverged) recorded in out_dir."""
-    return {r.get("run") for r in records.read_records(out_dir, quiet=True) if r.get("status") in FINISHED}
-
-
-def claim(path):
-    """Lock the claim file at path (fcntl.flock, exclusive, not waiting): the open file descriptor if this
-    process now holds the run, None if a live process does. The kernel drops a lock when its holder dies, so
-    a claim left by a killed process is free, whatever its file holds (empty, garbage, a reused pid)."""
-    while True:
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        if still_at(path, fd):
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())  # for people: the lock decides
-            return fd
-        os.close(fd)  # its holder released it (removed the file) after this process opened it: lock anew
-
-
-def still_at(path, fd):
-    """Whether path still names the file open as fd: release removes a claim's file before dropping its lock."""
-    try:
-        named, held = os.stat(path), os.fstat(fd)
-    except FileNotFoundError:
-        return False
-    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
-
-
-def release(path, fd):
-    """Give up the claim at path held as fd."""
-    with contextlib.suppress(FileNotFoundError):  # a claim someone cleared by hand
-        os.remove(path)
-    os.close(fd)
-
-
-def holder(path):
-    """Who holds the claim at path, as its file says ('pid P on HOST'), for the message of a skipped run."""
-    try:
-        with open(path) as f:
-            return f.read().strip() or "holder unknown"
-    except OSError:
-        return "holder unknown"
+    return {r.get("run") for r in records.read_records(out_dir, quiet=True) if r.get("status") in records.FINISHED}
 
 
 @contextlib.contextmanager
-def claimed(group, out):
-    """The runs of group this process claims (claim), held for the block and released after it."""
-    paths, held = {c.run_id(): os.path.join(out, "claims", c.run_id()) for c in group}, {}
+def claimed(runs, out):
+    """The runs of runs this process claims (cli.claim), held for the block and released after it."""
+    paths, held = {c.run_id(): os.path.join(out, "claims", c.run_id()) for c in runs}, {}
     try:
-        for c in group:
-            fd = claim(paths[c.run_id()])
+        for c in runs:
+            fd = cli.claim(paths[c.run_id()])
             if fd is not None:
                 held[c.run_id()] = fd
-        yield [c for c in group if c.run_id() in held]
+        yield [c for c in runs if c.run_id() in held]
     finally:
         for run, fd in held.items():
-            release(paths[run], fd)
+            cli.release(paths[run], fd)
 
 
-def checkpoint_name(group):
-    """A group's checkpoint file name: the hash of its runs' ids (records.group_key is another thing: an
-    experiment)."""
-    return records.digest(" ".join(c.run_id() for c in group))
+def checkpoint_name(runs):
+    """The checkpoint file name of runs trained together: the hash of their ids."""
+    return records.digest(" ".join(c.run_id() for c in runs))
 
 
 def varying(configs):
@@ -254,9 +218,9 @@ def failed_record(cfg, error):
                 error=(str(error).splitlines() or [type(error).__name__])[0], config=dataclasses.asdict(cfg))
 
 
-def train_claimed(mine, out, path, train_group, name):
+def train_claimed(mine, out, path, trainer, name):
     """Train the runs of mine (claimed by this process) that nobody has finished, through
-    train_group(runs, ckpt), an iterable of (config, record); each record is appended to path as it comes
+    trainer(runs, ckpt), an iterable of (config, record); each record is appended to path as it comes
     (a failed record for every run left when training raises), and yielded. The checkpoint is removed once
     every run is recorded (a save cut short removes its own temporary file: model.save_atomic)."""
     done = finished(out)  # another process may have finished a run since this one listed the grid
@@ -265,13 +229,13 @@ def train_claimed(mine, out, path, train_group, name):
         return
     ckpt, left = os.path.join(out, "ckpt", name(todo) + ".pt"), {c.run_id(): c for c in todo}
     try:
-        for cfg, record in train_group(todo, ckpt):
+        for cfg, record in trainer(todo, ckpt):
             yield cfg, append(path, cfg, record)
             left.pop(cfg.run_id())
     except Exception as e:  # any run that raises is recorded and the sweep goes on
         for cfg in list(left.values()):
             yield cfg, append(path, cfg, failed_record(cfg, e))
-    files.discard(ckpt)
+    cli.discard(ckpt)
 
 
 def append(path, cfg, record):
@@ -289,10 +253,10 @@ def append(path, cfg, record):
     return record
 
 
-def run(configs, out, train_group, cost, shard=(0, 1), plan=lambda todo: [[c] for c in todo], name=checkpoint_name,
+def run(configs, out, trainer, cost, shard=(0, 1), plan=lambda todo: [[c] for c in todo], name=checkpoint_name,
         log=print):
-    """Run this shard's unfinished configs in the groups plan(todo) makes, each through
-    train_group(group, ckpt_path) -> (config, record) pairs, checkpointing to ckpt/<name(group)>.pt;
+    """Run this shard's unfinished configs in the batches of runs plan(todo) makes (runs trained together),
+    each through trainer(runs, ckpt_path) -> (config, record) pairs, checkpointing to ckpt/<name(runs)>.pt;
     cost(config) is its FLOPs, for the ETA. A run another live process holds is skipped, and said so (and
     again at the end if it is still unfinished). Returns the records of this call's runs that failed."""
     mine = configs[shard[0]::shard[1]]
@@ -305,10 +269,10 @@ def run(configs, out, train_group, cost, shard=(0, 1), plan=lambda todo: [[c] fo
     for sub in ("ckpt", "claims"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
     t0, failed, skipped = time.time(), [], []
-    for group in plan(todo):
-        with claimed(group, out) as ours:
-            skipped += skip_held([c for c in group if c not in ours], out, log)
-            for cfg, record in train_claimed(ours, out, record_path(out, shard), train_group, name):
+    for together in plan(todo):
+        with claimed(together, out) as ours:
+            skipped += skip_held([c for c in together if c not in ours], out, log)
+            for cfg, record in train_claimed(ours, out, record_path(out, shard), trainer, name):
                 if record["status"] == "failed":
                     failed.append(record)
                 done = finished(out) & set(cost_of) | {r["run"] for r in failed}  # every process's, for --jobs
@@ -328,7 +292,7 @@ def skip_held(configs, out, log):
     """Say, for each of configs (runs another live process holds), that this process skips it; their ids."""
     for cfg in configs:
         log(f"skipped {cfg.run_id()}: another live process holds its claim "
-            f"({holder(os.path.join(out, 'claims', cfg.run_id()))})")
+            f"({cli.holder(os.path.join(out, 'claims', cfg.run_id()))})")
     return [c.run_id() for c in configs]
 
 
@@ -378,3 +342,253 @@ def watch_parent(parent):
     while os.getppid() == parent:
         time.sleep(1)
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the cost of a run, known before anything is built
+
+@functools.lru_cache(maxsize=None)
+def shape_counts(shape):
+    """(parameter counts, FLOPs per token) of the GPT of shape (a GPTConfig as a tuple, hashable), built
+    once per shape on the meta device: a 10^4-run plan used to build ~4*10^4 models (minutes)."""
+    with torch.device("meta"):
+        model = GPT(GPTConfig(*shape))
+    return model.param_counts(), model.flops_per_token()
+
+
+@functools.lru_cache(maxsize=None)
+def estimated_flops(cfg):
+    """Training FLOPs of a run (FLOPs per token x tokens of its steps), before its dataset is loaded."""
+    shape = dataclasses.astuple(train.model_config(cfg, data.vocab_size(cfg)))
+    return shape_counts(shape)[1] * cfg.steps * cfg.batch_size * cfg.block_size
+
+
+# ---------------------------------------------------------------------------------------------------
+# runs trained together: ensembles, and the wsd family's shared stable phase
+
+def shares_stable_phase(runs):
+    return all(c.schedule == "wsd" for c in runs) and len({c.tokens for c in runs}) > 1
+
+
+def trunk_id(cfg):
+    """The id of a wsd run's stable phase: its config without tokens (records.run_id otherwise)."""
+    return records.digest({k: v for k, v in records.changed_fields(cfg).items() if k != "tokens"})
+
+
+def budgets_of(runs):
+    """A wsd family's runs as one member list per token budget, shortest first, every budget in the members'
+    order; a ValueError unless the runs are every member at every budget."""
+    budgets = sorted({c.tokens for c in runs})
+    members = [c for c in runs if c.tokens == budgets[-1]]
+    by_budget = [[dataclasses.replace(m, tokens=D) for m in members] for D in budgets]
+    if sorted(c.run_id() for b in by_budget for c in b) != sorted(c.run_id() for c in runs):
+        raise ValueError("a shared stable phase needs every member at every token budget")
+    return by_budget
+
+
+def train_budgets(runs, device="auto", dtype="auto", compile=False, ckpt=None, log=print):
+    """Under wsd, runs that differ only in tokens (and in lr, seed... as ensemble members) share their warmup
+    and stable phase: train it once through train.py's loop, and at each budget's cooldown start branch a
+    cooldown off a copy of the state. Yields (config, record) as each budget finishes, shortest first; each
+    record is the run that config gives alone (same batches, same schedule, same eval points). The stable
+    phase is checkpointed to ckpt at its evals and at each branch point, so a kill loses at most one cooldown."""
+    t_start, by_budget = time.time(), budgets_of(runs)
+    members, first = by_budget[-1], by_budget[0][0]
+    trunk_run = train.start(members, device, dtype, compile, log)
+    trunk, ids = train.fresh_progress(members, trunk_run.device), [trunk_id(c) for c in members]
+    if ckpt and os.path.exists(ckpt) and train.load_checkpoint(ckpt, trunk_run, trunk, ids):
+        if trunk.step > train.cooldown_start(first):  # past a branch point still to run: cannot branch back
+            raise ValueError(f"{ckpt} is past the cooldown start of a budget still to run; remove it to retrain")
+        log(f"resumed the stable phase from {ckpt} at step {trunk.step}")
+    points = [{p for p in train.eval_steps(b[0]) if p <= train.cooldown_start(b[0])} for b in by_budget]
+    tokens_per_step = first.batch_size * first.block_size
+    for budget, own in zip(by_budget, points):
+        branch_at, steps = train.cooldown_start(budget[0]), budget[0].steps
+        train.train_until(trunk_run, trunk, branch_at, set().union(*points), ckpt, ids)
+        if ckpt:
+            train.save_checkpoint(ckpt, trunk_run, trunk, ids)
+        saved, branch = ensemble.snapshot(trunk_run.members), copy.deepcopy(trunk)
+        branch.curves = [[pt for pt in curve if pt[0] // tokens_per_step in own] for curve in branch.curves]
+        branch.done_steps = [steps if s == "ok" else d for s, d in zip(branch.status, branch.done_steps)]
+        branch_run = dataclasses.replace(trunk_run, cfgs=budget)  # the same models, this budget's schedule
+        train.train_until(branch_run, branch, steps, train.eval_steps(budget[0]))
+        if branch.loss is None or branch_at == steps:
+            branch.loss, branch.loss_sampled = train.evaluate(branch_run)
+        yield from ((c, train.run_record(branch_run, e, branch, time.time() - t_start)) for e, c in enumerate(budget))
+        ensemble.restore(trunk_run.members, saved)
+
+
+def plan_ensembles(size, configs, largest_first=False):
+    """The sweep's runs as the lists trained together, in grid order (largest_first: by FLOPs, largest first,
+    so that parallel workers end together): runs of one shape (ensemble.shape_key) in ensembles of up to
+    `size` members; under wsd, the runs of a family (that differ only in tokens) join their members'
+    ensemble, to share one stable phase (train_budgets)."""
+    by_shape = {}
+    for cfg in configs:
+        key = ensemble.shape_key(cfg, ("tokens",) if cfg.schedule == "wsd" else ())
+        by_shape.setdefault(key, []).append(cfg)
+    plan = []
+    for same_shape in by_shape.values():
+        by_member = {}
+        for cfg in same_shape:
+            by_member.setdefault(ensemble.member_key(cfg), []).append(cfg)
+        members = list(by_member.values())
+        plan += [[c for m in members[i:i + size] for c in m] for i in range(0, len(members), size)]
+    return sorted(plan, key=planned_flops, reverse=True) if largest_first else plan
+
+
+def planned_flops(runs):
+    """Training FLOPs of runs trained together: under a shared stable phase, the phase once plus every
+    budget's cooldown (per member); otherwise each run's own."""
+    if not shares_stable_phase(runs):
+        return sum(estimated_flops(c) for c in runs)
+    by_budget = budgets_of(runs)
+    longest = by_budget[-1][0]
+    steps = train.cooldown_start(longest) + sum(b[0].steps - train.cooldown_start(b[0]) for b in by_budget)
+    return estimated_flops(longest) / longest.steps * steps * len(by_budget[0])
+
+
+def planned_name(runs):
+    """The checkpoint name of runs trained together: the id of their stable phase if they share one."""
+    ids = sorted({trunk_id(c) for c in runs}) if shares_stable_phase(runs) else [c.run_id() for c in runs]
+    return records.digest(" ".join(ids))
+
+
+def train_planned(device, dtype, compile, verbose, runs, ckpt):
+    """run's trainer: yields (config, record) for every one of runs (planned to train together), resumable
+    from ckpt."""
+    log = print if verbose else train.quiet
+    if not shares_stable_phase(runs):
+        yield from zip(runs, train.train_runs(runs, device, dtype, compile, ckpt, log=log))
+        return
+    members = list(dict.fromkeys(map(ensemble.member_key, runs)))
+    complete = len(runs) == len(members) * len({c.tokens for c in runs})  # claims may split a family
+    parts = [runs] if complete else [[c for c in runs if ensemble.member_key(c) == m] for m in members]
+    for part in parts:  # an incomplete family: a stable phase per member, each budget it still has
+        yield from train_budgets(part, device, dtype, compile, ckpt if len(parts) == 1 else None, log)
+
+
+# ---------------------------------------------------------------------------------------------------
+# command line
+
+def build_parser():
+    p = cli.Parser(description=__doc__, formatter_class=cli.HelpFormatter)
+    p.add_argument("spec", metavar="SPEC", help=f"a preset ({', '.join(PRESETS)}) or SPEC.json mapping run flags "
+                   "to a value or a list of values")
+    g = train.add_run_flags(p)
+    g.add_argument("--out", default="out/sweep", help="directory of the sweep's records, claims and checkpoints")
+    g.add_argument("--shard", help="i/n: run every n-th run of the grid starting at i (default: from torchrun "
+                   "RANK/WORLD_SIZE or a Slurm array's SLURM_ARRAY_TASK_ID/COUNT)")
+    g.add_argument("--dry-run", action="store_true", help="list the sweep's runs with estimated FLOPs and time")
+    g.add_argument("--throughput", metavar="JSON", help="with --dry-run: time at the FLOP/s per width that "
+                   "`bench.py --gpu --json JSON` measured, instead of a nominal rate")
+    g.add_argument("--verbose", action="store_true", help="print each run's step lines")
+    g.add_argument("--jobs", type=cli.parse_count, default=1, help="worker processes on this machine, the threads "
+                   "split among them; each claims the next unclaimed run, so large and small runs balance")
+    g.add_argument("--ensemble", type=cli.parse_count, default=0,
+                   help="train up to this many runs that differ only in lr/seed together as one batched model "
+                   "(1: off; 0: 8 on GPUs, 1 on CPUs, where batched matmuls are slower than one after another)")
+    return p
+
+
+def grid(args):
+    """The sweep's configs: the spec's grid over the base config of the other flags, every run's dataset
+    checked (data.check) before any work."""
+    configs = expand(load_spec(args.spec), train.config_from_args(args))
+    for cfg in configs:
+        data.check(cfg)
+    return configs
+
+
+def check_outputs(args, configs, shard):
+    """Before any work starts: the directory writable, and the record file distinct from every input (the
+    spec, --throughput, the runs' dataset files) and a JSON Lines file if it exists (cli.check_outputs)."""
+    inputs = [("SPEC", args.spec if args.spec not in PRESETS else None), ("--throughput", args.throughput)]
+    cli.check_outputs(inputs + train.inputs_of(configs), [("--out", record_path(args.out, shard), "jsonl")])
+    cli.check_writable(args.out, directory=True)
+
+
+def run_sweep(args):
+    """`python sweep.py SPEC --out DIR`: the grid, minus what DIR already holds."""
+    if args.throughput and not args.dry_run:
+        raise ValueError("--throughput applies to --dry-run only (it times the plan; a run measures itself)")
+    configs, shard = grid(args), shard_of(args.shard)
+    device = pick_device(args.device)
+    size = args.ensemble or (1 if device.type == "cpu" else 8)
+    cli.in_range("jobs", args.jobs, 1)
+    for together in {(ensemble.shape_key(g[0]), len(g)): g for g in plan_ensembles(size, configs)}.values():
+        train.check_memory(together, device)  # the grid refused before its first run, not that run failed
+    if args.dry_run:
+        return dry_run(configs[shard[0]::shard[1]], args.out, device, size, args.throughput)
+    check_outputs(args, configs, shard)
+    if args.jobs == 1:
+        return sweep_worker(args, configs, shard, size)
+    threads = max(1, torch.get_num_threads() // args.jobs)
+    print(f"sweep: {args.jobs} worker processes of {threads} thread(s) each claim runs as they go", flush=True)
+    exits = parallel(sweep_worker, [(args, configs, shard, size, threads, f"[job {j}] ") for j in range(args.jobs)])
+    if any(exits):
+        raise ValueError(f"a sweep worker exited with status {next(e for e in exits if e)}; rerun to finish")
+
+
+def sweep_worker(args, configs, shard, size, threads=None, prefix=""):
+    """One process of a sweep: claim and train runs until none is left (run)."""
+    if threads:
+        torch.set_num_threads(threads)
+    trainer = functools.partial(train_planned, args.device, args.dtype, args.compile, args.verbose)
+    plan = functools.partial(plan_ensembles, size, largest_first=args.jobs > 1)
+    failed = run(configs, args.out, trainer, estimated_flops, shard, plan, planned_name,
+                 log=lambda line: print(prefix + line, flush=True))
+    if failed:
+        print(f"{prefix}{len(failed)} run(s) failed; rerun the same command to retry them", flush=True)
+
+
+def measured_rate(path):
+    """cfg -> FLOP/s, from `bench.py --gpu --json PATH` (its achieved_flops per width: the nearest measured
+    width at or above the run's, else the widest); None without a path."""
+    if not path:
+        return None
+    measured = rates_by_width(path, cli.read_json(path, "bench.py --gpu --json", "achieved_flops")["achieved_flops"])
+    return lambda cfg: measured[min((w for w in measured if w >= cfg.width), default=max(measured))]
+
+
+def rates_by_width(path, table):
+    """{width: FLOP/s} from bench.py --gpu's table {"64": {"achieved_flops": 1.2e13, ...}, ...}; a ValueError
+    naming path for a table of any other shape (a list, a rate that is text, not positive or not finite)."""
+    shape = 'an object {"<width>": {"achieved_flops": FLOP/s > 0}, ...} as `bench.py --gpu --json` writes'
+    if not isinstance(table, dict) or not table:
+        raise ValueError(f"{path}: achieved_flops must be {shape}, got {json.dumps(table)[:60]}")
+    measured = {}
+    for width, entry in table.items():
+        rate = entry.get("achieved_flops") if isinstance(entry, dict) else None
+        if not (width.isdigit() and int(width) > 0 and isinstance(rate, (int, float)) and not isinstance(rate, bool)
+                and math.isfinite(rate) and rate > 0):
+            raise ValueError(f"{path}: achieved_flops must be {shape}; its entry {json.dumps(width)} is "
+                             f"{json.dumps(entry)[:60]}")
+        measured[int(width)] = rate
+    return measured
+
+
+def dry_run(configs, out, device, size, throughput=None):
+    """List the runs still to do, their FLOPs and time at the device's nominal FLOP/s (or as measured by
+    bench.py --gpu), and what the plan trains against running each run alone."""
+    done = finished(out) if os.path.isdir(out) else set()
+    todo = [c for c in configs if c.run_id() not in done]
+    rate = measured_rate(throughput) or (lambda cfg: NOMINAL_FLOPS[device.type])
+    keys, plan = varying(configs), plan_ensembles(size, todo)
+    alone, planned = sum(estimated_flops(c) for c in todo), sum(planned_flops(g) for g in plan)
+    seconds = sum(planned_flops(g) / rate(g[0]) for g in plan)
+    print(f"sweep: {len(configs)} runs in this shard, {len(configs) - len(todo)} already done, {len(todo)} to run: "
+          f"{planned:.2e} FLOPs as planned ({planned / max(alone, 1e-9):.2f} of {alone:.2e} run by run), "
+          f"~{seconds:.0f}s on {device.type} ({'measured' if throughput else 'nominal'} FLOP/s)")
+    for c in todo:
+        print(f"  {c.run_id()}  {describe(c, keys)}  {estimated_flops(c):.2e} FLOPs alone")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    with cli.resumable(__file__, argv):  # Ctrl-C: one line saying how to resume
+        cli.guarded(run_sweep, args)
+
+
+if __name__ == "__main__":
+    main()

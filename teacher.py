@@ -1,5 +1,5 @@
 """
-Teachers: GPTs trained on the corpus (corpus.py) by train.py's own loop (dataset 'text'), and the datasets
+Teachers: GPTs trained on the corpus (data.py) by train.py's own loop (dataset 'text'), and the datasets
 sampled from them. A teacher's dataset is sequences of 51 tokens: a first token drawn from the corpus's
 unigram distribution, then 50 sampled at temperature τ with a KV cache (model.GPT.generate), each with the
 exact entropy (nats) of the distribution it was drawn from. The floor of a student is the mean of those
@@ -25,15 +25,13 @@ import torch
 import torch.nn.functional as F
 
 import cli
-import corpus
 import data
-import devices
 import graphs
 import model
 import train
 import walks
 # by name: "files" is the corpus argument below
-from files import check_distinct, check_writable, write_json
+from cli import check_distinct, check_writable, write_json
 
 # `teacher.py train`'s defaults, and the cpu ladder's teachers (ladder.SCALES)
 CPU_TEACHER = dict(width=128, tokens=1_000_000, lr=3e-3, batch_size=50)
@@ -50,7 +48,7 @@ def train_teacher(layers, out, width=128, tokens=2_000_000, lr=3e-3, batch_size=
     (out + '.json'); return the record. Its `loss` is the held-out loss, nats per token, on the whole
     validation split. `out` and its record are checked before training: writable, holding nothing another
     program wrote, and neither of them a corpus file."""
-    cfg = train.RunConfig(graph="text", text=corpus.corpus_files(files), vocab=vocab, n_layer=layers, width=width,
+    cfg = train.RunConfig(graph="text", text=data.corpus_files(files), vocab=vocab, n_layer=layers, width=width,
                           tokens=tokens, lr=lr, batch_size=batch_size, seed=seed, eval_walks=10 ** 9)
     check_distinct([("--text", path) for path in cfg.text or ()], [
         ("--out", out), (f"--out {out}'s record", out + ".json"),
@@ -145,17 +143,17 @@ def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, d
     record = teacher_record(teacher)
     check_distinct([("--teacher", teacher), (f"--teacher {teacher}'s record", teacher + ".json")],
                    [("--out", os.path.join(out, name)) for name in data.TEACHER_FILES])
-    device = devices.pick_device(device)
+    device = model.pick_device(device)
     gpt = model.load_model(teacher, device)
     check_teacher(gpt, record, teacher)
     cfg = record["config"]
     length = gpt.config.block_size + 1
     n = math.ceil(tokens / (length - 1))
     need = SAMPLE_BYTES * (n + eval_sequences) * length
-    devices.check_fits(dict(total=need, samples=need), device, f"sampling {n + eval_sequences:,} sequences",
+    model.check_fits(dict(total=need, samples=need), device, f"sampling {n + eval_sequences:,} sequences",
                        "lower --tokens or --eval-sequences")
     check_writable(out, directory=True)  # creates the directory: last, once nothing else refuses
-    starts = torch.from_numpy(corpus.corpus_tokens(cfg["text"], cfg["vocab"], "train").astype(np.int64))
+    starts = torch.from_numpy(data.corpus_tokens(cfg["text"], cfg["vocab"], "train").astype(np.int64))
     log(f"sampling {n:,} + {eval_sequences:,} sequences of {length} tokens from {teacher} at tau {tau}")
 
     def draw(count, stream):  # independent streams: the eval set does not depend on the training set's size
@@ -182,19 +180,19 @@ def sample_dataset(teacher, out, tokens, tau=1.0, eval_sequences=1000, seed=0, d
 
 def prepare(files=None, vocab=2048):
     """
-    Build (or load) the corpus's cache (corpus.py) and return its statistics: its size (bytes of UTF-8),
+    Build (or load) the corpus's cache (data.py) and return its statistics: its size (bytes of UTF-8),
     tokens per split, bytes per token, and the training split's bigram chain (graphs.bigram): its entropy
     rate (nats per token, and bits per byte of text) and the Zipf fit of its unigram counts (None below 14
     tokens).
     """
     t0 = time.time()
-    train_tokens, val = corpus.corpus_tokens(files, vocab, "train"), corpus.corpus_tokens(files, vocab, "val")
-    n_bytes = len(corpus.to_bytes(corpus.corpus_text(files)))
+    train_tokens, val = data.corpus_tokens(files, vocab, "train"), data.corpus_tokens(files, vocab, "val")
+    n_bytes = len(data.to_bytes(data.corpus_text(files)))
     chain = graphs.bigram(train_tokens, vocab)
     entropy_rate = chain.entropy_rate()
     bytes_per_token = n_bytes / (train_tokens.size + val.size)
     zipf = chain.args["zipf"] or {}
-    return dict(corpus=corpus.corpus_name(files), dir=corpus.cache_dir(files, vocab), bytes=n_bytes, vocab=vocab,
+    return dict(corpus=data.corpus_name(files), dir=data.cache_dir(files, vocab), bytes=n_bytes, vocab=vocab,
                 tokens_train=int(train_tokens.size), tokens_val=int(val.size), bytes_per_token=bytes_per_token,
                 bigram_entropy_rate=entropy_rate, bigram_bits_per_byte=entropy_rate / np.log(2) / bytes_per_token,
                 tokens_seen=chain.args["n_seen"], zipf_slope=zipf.get("slope"), zipf_window=zipf.get("window"),
@@ -227,7 +225,7 @@ def build_parser():
     """The parser of `teacher.py prepare|train|sample`; counts, numbers and the temperature are checked here."""
     parser = cli.Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("prepare", help=f"tokenize a corpus (train the BPE, encode both splits) into {corpus.DATA_DIR}/")
+    p = sub.add_parser("prepare", help=f"tokenize a corpus (train the BPE, encode both splits) into {data.DATA_DIR}/")
     corpus_flags(p)
     p.add_argument("--json", metavar="PATH", help="also write the statistics to PATH as JSON")
     p = sub.add_parser("train", help="train a teacher GPT on the corpus (train.py's loop) and save it")

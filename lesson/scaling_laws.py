@@ -18,7 +18,7 @@
 #
 # A lesson in eight parts on the data whose truth is known: random walks on graphs. Every number below comes
 # from this repository's own modules (`graphs`, `walks`, `train`, `sweep`, `fit`, `lawfit`, `compute_optimal`,
-# `mup_experiments`, `ladder`, `spectra`, `theory`, `percolation`); nothing is implemented a second time here.
+# `mup_experiments`, `ladder`, `chain`, `plots`, `theory`, `percolation`); nothing is implemented a second time here.
 #
 # **How to run it.** Top to bottom, on a laptop CPU:
 #
@@ -79,25 +79,24 @@ import time
 import numpy as np
 import torch
 
+import chain
 import compute_optimal
 import fit
-import fitplot
 import graphs
 import ladder
 import lawfit
 import mup_experiments
 import percolation
-import plotting
+import plots
 import records
-import spectra
 import sweep
 import theory
 import train
 import walks
 
-plt = plotting.plt
+plt = plots.plt
 IN_NOTEBOOK = "ipykernel" in sys.modules
-if IN_NOTEBOOK:  # plotting.py chose the file backend; a notebook shows figures inline
+if IN_NOTEBOOK:  # plots.py chose the file backend; a notebook shows figures inline
     from IPython import get_ipython
     from IPython.display import Image, display
     get_ipython().run_line_magic("matplotlib", "inline")
@@ -215,7 +214,7 @@ for kappa in S["kappas"]:
     floors.append(Gk.loss_floor())
     print(f"  κ = {kappa:<4}: floor {floors[-1]:.4f} nats")
 
-fig, ax = plotting.figure(figsize=(5.5, 3.6))
+fig, ax = plots.figure(figsize=(5.5, 3.6))
 ax.plot(S["kappas"], floors, "o-", label="floor = entropy rate (chain.py)")
 ax.axhline(np.log(deg.mean()), color="gray", ls=":", label="log ⟨d⟩")
 ax.set(xlabel="κ (walk bias: r-th neighbour ∝ r^-κ)", ylabel="floor (nats per token)",
@@ -283,7 +282,7 @@ check(abs(zP) < 4, f"the truth's expected loss averages to the floor: {zP:+.2f} 
 check(ratio > 1.5, f"the expected loss has a lower variance than the sampled loss ({ratio:.1f}x lower > 1.5x)")
 check(np.all(exp_q > exp_P), "every eval set: the model's expected loss is above the truth's (KL ≥ 0)")
 
-fig, ax = plotting.figure(figsize=(6, 3.6))
+fig, ax = plots.figure(figsize=(6, 3.6))
 bins = np.linspace(min(exp_q.min(), samp_q.min()), max(exp_q.max(), samp_q.max()), 30)
 ax.hist(samp_q, bins=bins, alpha=0.6, label=f"sampled cross-entropy (sd {samp_q.std(ddof=1):.3f})")
 ax.hist(exp_q, bins=bins, alpha=0.6, label=f"expected loss (sd {exp_q.std(ddof=1):.3f})")
@@ -334,7 +333,7 @@ gain = {w: one_runs[w, 4 * R["tokens"]]["excess"] / one_runs[w, R["tokens"]]["ex
 print(f"excess at 4x the tokens / excess at 1x: width {R['wide']}: {gain[R['wide']]:.2f}, width {R['narrow']}: {gain[R['narrow']]:.2f}")
 check(gain[R["wide"]] < gain[R["narrow"]], "4x more data helps the wide model more than the narrow one (the narrow one plateaus)")
 
-fig, ax = plotting.figure(figsize=(6.5, 4))
+fig, ax = plots.figure(figsize=(6.5, 4))
 for (width, tokens), rec in one_runs.items():
     t, l = np.array(rec["curve"]).T
     ax.plot(t, l - rec["floor"], "-" if tokens > R["tokens"] else "--", color="C0" if width == R["wide"] else "C3",
@@ -361,11 +360,11 @@ show(fig, "3_one_run.png")
 # %% [markdown]
 # ## 4. Scaling in N and in D
 #
-# A scaling law needs a grid of runs. A sweep spec maps `train.py` flags to lists; `train.py --sweep SPEC
+# A scaling law needs a grid of runs. A sweep spec maps `train.py` flags to lists; `python sweep.py SPEC
 # --out DIR` trains the grid (resumable, one record per run in `DIR/runs.jsonl`). We run a small one live, in
-# a temporary folder, with the same call as the command line: `train.main(["--sweep", spec, "--out", dir])`.
+# a temporary folder, with the same call as the command line: `sweep.main([spec, "--out", dir])`.
 #
-# The full-size result is the quick sweep of docs/results.md, `python train.py --sweep quick --out out/quick`: the
+# The full-size result is the quick sweep of docs/results.md, `python sweep.py quick --out out/quick`: the
 # preset `sweep.PRESETS["quick"]` (printed below; docs/results.md's "A first scaling law" says how it was designed
 # and how long it takes). It runs on its own graph, so its floor differs from the live sweep's. Its records
 # are read from `docs/quick/runs.jsonl` when the repository has them (or from the file named by
@@ -377,8 +376,8 @@ sweep_dir = os.path.join(WORK, "sweep")
 spec = {"nodes": S["graph"]["nodes"], "edges": S["graph"]["edges"], **S["sweep"]}   # a preset's own graph wins
 with open(spec_path, "w") as f:
     json.dump(spec, f)
-print(f"python train.py --sweep {spec_path} --out {sweep_dir}   # spec: {json.dumps(spec)}")
-train.main(["--sweep", spec_path, "--out", sweep_dir, "--device", "cpu"])
+print(f"python sweep.py {spec_path} --out {sweep_dir}   # spec: {json.dumps(spec)}")
+sweep.main([spec_path, "--out", sweep_dir, "--device", "cpu"])
 live_records = [r for r in records.read_records([sweep_dir], quiet=True) if r["status"] == "ok"]
 n_grid = np.prod([len(v) for v in spec.values() if isinstance(v, list)])
 check(len(live_records) == n_grid, f"every run of the {n_grid}-run grid finished ok")
@@ -388,7 +387,7 @@ QUICK = os.environ.get("LESSON_QUICK") or os.path.join(ROOT, "docs", "quick", "r
 print(f"\nthe quick preset (sweep.PRESETS['quick']): {json.dumps(sweep.PRESETS['quick'])}")
 quick_records = [r for r in records.read_records([QUICK], quiet=True) if r["status"] == "ok"] if os.path.exists(QUICK) else []
 if quick_records:
-    print(f"full-size result: {len(quick_records)} records of `python train.py --sweep quick --out out/quick`, read from {QUICK}")
+    print(f"full-size result: {len(quick_records)} records of `python sweep.py quick --out out/quick`, read from {QUICK}")
     MAIN, MAIN_NAME = quick_records, "the quick sweep (" + (os.path.relpath(QUICK, ROOT) if QUICK.startswith(ROOT) else QUICK) + ")"
 else:
     print(f"{QUICK} is not in this checkout: the fits below use the live sweep instead")
@@ -397,8 +396,8 @@ else:
 
 def plot_grid(recs, title, name):
     """Excess vs D, one line per width (best lr), and excess vs N, one line per D."""
-    best = fit.best_runs(recs, warn_edge=False)
-    fig, (ax, bx) = plotting.figure(1, 2, figsize=(11, 4))
+    best = records.best_runs(recs, warn_edge=False)
+    fig, (ax, bx) = plots.figure(1, 2, figsize=(11, 4))
     widths, budgets = sorted({r["width"] for r in best}), sorted({r["tokens"] for r in best})
     for i, w in enumerate(widths):
         rs = sorted((r for r in best if r["width"] == w), key=lambda r: r["tokens"])
@@ -425,7 +424,7 @@ print(elapsed())
 # roughly along straight lines (power laws) over the range covered, with curves bunching where the other
 # resource runs short: a narrow model stops gaining from data, and at the smallest budget every width above
 # the narrowest scores about the same (it is data that limits them there). Every point is the
-# best learning rate of its (N, D) (`fit.best_runs`). At these budgets every run is still far above the
+# best learning rate of its (N, D) (`records.best_runs`). At these budgets every run is still far above the
 # floor.
 #
 # The live grid includes widths 4 and 8, below what the graph needs (part 3), so that N matters somewhere in it
@@ -479,7 +478,7 @@ for axis in ("N", "D"):
 # with E free to compare.
 
 # %%
-runs = fit.runs_from_records(fit.best_runs(MAIN, warn_edge=False))
+runs = records.runs_from_records(records.best_runs(MAIN, warn_edge=False))
 print(f"fitting {MAIN_NAME}: {len(runs['L'])} points (best lr of each N, D), floor {runs['floor'].mean():.4f}")
 res = fit.analyse(runs, E=runs["floor"], n_boot=S["n_boot"], nn_boot=S["nn_boot"], quiet=True)
 free_spec = lawfit.joint_spec(runs["N"], runs["D"], None)
@@ -505,9 +504,9 @@ print(f"{'variant':<42} {'alpha':>8} {'beta':>8} {'a':>8} {'E':>8}")
 for row in res["sensitivity"]:
     print(f"{row['variant']:<42} {row['alpha']:>8.3f} {row['beta']:>8.3f} {row['a']:>8.3f} {row['E']:>8.3f}")
 
-fig = fitplot.loss_vs(res, runs, "D")
+fig = plots.loss_vs(res, runs, "D")
 show(fig, "5_loss_vs_D.png")
-fig = fitplot.bootstrap_histograms(res)
+fig = plots.bootstrap_histograms(res)
 show(fig, "5_bootstrap.png")
 print(elapsed())
 
@@ -555,7 +554,7 @@ print(elapsed())
 for name, co in res["compute_optimal"].items():
     print(f"{MAIN_NAME}, {name:<13}: " + (f"skipped: {co['skipped']}" if "skipped" in co else
                                          f"a = {co['a']:.3f}, b = {co['b']:.3f}"))
-fig = fitplot.loss_vs_flops(res, runs)
+fig = plots.loss_vs_flops(res, runs)
 show(fig, "6_compute_optimal_runs.png")
 
 sim = compute_optimal.simulate(per_budget=S["sim_per_budget"], width=1.5, noise=0.01, seed=1)
@@ -570,7 +569,7 @@ for name, co in res_sim["compute_optimal"].items():
 co_sim = res_sim["compute_optimal"]
 check(abs(co_sim["approach3"]["a"] - truth["a"]) < 0.02, f"Approach 3 recovers the planted a = {truth['a']:.4f} within 0.02")
 check(abs(co_sim["approach2"]["a"] - truth["a"]) < 0.03, f"Approach 2 recovers the planted a within 0.03 (windows centred on N*)")
-fig = fitplot.loss_vs_flops(res_sim, sim)
+fig = plots.loss_vs_flops(res_sim, sim)
 show(fig, "6_compute_optimal_planted.png")
 
 bias = compute_optimal.isoflop_bias(widths=(0.5, 1, 1.5, 2, 3, 4))
@@ -581,7 +580,7 @@ for b in bias:
 check(abs(bias[0]["N_ratio_centred"] - 1) < abs(bias[-1]["N_ratio_centred"] - 1),
       "Approach 2's bias in N* grows with the width of the IsoFLOP window")
 check(abs(bias[-1]["a_centred"] - truth["a"]) < 1e-3, "with windows centred on the true N*, Approach 2's exponent a stays unbiased")
-fig, (ax, bx) = plotting.figure(1, 2, figsize=(11, 3.6))
+fig, (ax, bx) = plots.figure(1, 2, figsize=(11, 3.6))
 w_ = [b["width"] for b in bias]
 for key, marker, label in (("centred", "o-", "windows centred on the true N*"), ("guessed", "s--", "windows centred on a guess N ∝ C^0.6")):
     ax.plot(w_, [b[f"N_ratio_{key}"] for b in bias], marker, label=label)
@@ -684,7 +683,7 @@ print(elapsed())
 #
 # - **spectral** (Maloney–Roberts–Sully 2022; Millidge 2025): a covariance spectrum λ_k ~ k^−(1+a) gives
 #   α_D = α_N = a. For a walk the "covariance" is the joint distribution J = diag(π)P of consecutive tokens
-#   (`spectra.spectrum`); `theory.measure_data_exponent` checks the theory where it must hold, in the solvable
+#   (`chain.spectrum`); `theory.measure_data_exponent` checks the theory where it must hold, in the solvable
 #   random-feature ridge model;
 # - **percolation** (Brill 2024): data as Zipf-distributed clusters ("subtasks") of dimension D, giving
 #   α_N = min(α, c/D) and α_D = min(α/(1+α), c/D) (`theory.brill_exponents`); `percolation.py` measures the
@@ -705,13 +704,13 @@ ladder.plot_ladder(ladder_rows, path)
 show_png(path)
 check(ladder_rows[1]["floor"] < ladder_rows[0]["floor"], "on the ladder's graphs too, κ = 1 lowers the floor below κ = 0's")
 
-spec_G = spectra.spectrum(G)
+spec_G = chain.spectrum(G)
 pred = theory.spectral_prediction(spec_G["joint"])
 print(f"\nER {G.V}: joint spectrum slope {spec_G['joint']['slope']:.3f} over ranks {spec_G['window']}: "
       f"{spec_G['joint']['verdict']}; a = {pred['a']:.3f}: {pred['note']}")
 check(spec_G["joint_asymmetry"] < 1e-12, "J = diag(π)P is symmetric for the unbiased walk (detailed balance)")
 path = os.path.join(FIGURES, "8_spectrum_er.png")
-spectra.plot_spectrum(spec_G, path, title=f"ER {G.V} nodes: rank-frequency and singular values")
+plots.plot_spectrum(spec_G, path, title=f"ER {G.V} nodes: rank-frequency and singular values")
 show_png(path)
 
 R_ = S["ridge"]
@@ -753,7 +752,7 @@ print(elapsed())
 # is poorly determined from ~100 trees (its interval is wide), and the prediction sits near the boundary of
 # its two regimes, α ≈ c/D = 1. At CPU scale neither theory is tested; that needs the `--scale gpu` ladder.
 #
-# **Exercise 8.1.** Compute the spectrum of the κ = 1 walk (`spectra.spectrum(graphs.erdos_renyi(..., kappa=1))`).
+# **Exercise 8.1.** Compute the spectrum of the κ = 1 walk (`chain.spectrum(graphs.erdos_renyi(..., kappa=1))`).
 # Is J still symmetric? Why not?
 #
 # **Exercise 8.2.** `theory.measure_data_exponent(a)` for a = 0.5 and 2: does the measured α_D follow a?
@@ -786,7 +785,7 @@ print(f"lesson finished at size {SIZE!r} in {time.time() - T_START:.0f} s; figur
 #
 # **4.1.** The seed scatter of a run's excess is typically a few percent, far smaller than the gaps between
 # neighbouring budgets but not negligible against the bootstrap intervals of a small grid: averaging seeds
-# (`fit.best_runs` does) tightens the fit.
+# (`records.best_runs` does) tightens the fit.
 #
 # **5.1.** Without E the power law must bend to absorb the floor: α and β come out far smaller (the loss looks
 # like it flattens because it approaches E, and a pure power law reads that as a slow decay).

@@ -111,22 +111,22 @@ CASES = [
     ("train", ["--graph", "text", "--text", "fifo.txt"], "regular"),
     *[("train", ["--device", name], name.upper()) for name, there in
       (("cuda", torch.cuda.is_available()), ("mps", torch.backends.mps.is_available())) if not there],
-    # train.py --sweep
-    ("train", ["--sweep", "nonexistent.json"], "no such"), ("train", ["--sweep", "neg_kappa.json"], "kappa=-1"),
-    ("train", ["--sweep", "nested.json"], "width"), ("train", ["--sweep", "null.json"], "width"),
-    ("train", ["--sweep", "dict.json"], "width"), ("train", ["--sweep", "textnum.json"], "text"),
-    ("train", ["--sweep", "infstr.json"], "lr"), ("train", ["--sweep", "huge.json"], "lr"),
-    ("train", ["--sweep", "tie.json"], "tie_weights"), ("train", ["--sweep", "abc.json"], "kappa"),
-    ("train", ["--sweep", "unknown.json"], "widht"), ("train", ["--sweep", "list.json"], "object"),
-    ("train", ["--sweep", "empty.json"], "object"), ("train", ["--sweep", "broken.json"], "JSON"),
-    ("train", ["--sweep", "badgraph.json"], "edges"), ("train", ["--sweep", "quick", "--shard", "1"], "shard"),
-    ("train", ["--sweep", "quick", "--shard", "3/2"], "shard"), ("train", ["--sweep", "quick", "--out", "/proc/x"], "/proc"),
-    ("train", ["--sweep", "dupkey.json"], '"seed" appears 2 times'), ("train", ["--sweep", "dupseed.json"], "once"),
-    ("train", ["--sweep", "bigseed.json"], "--seed"), ("train", ["--sweep", "w30.json"], "--width"),
-    ("train", ["--sweep", "wide.json", "--dry-run"], "memory"), ("train", ["--sweep", "million.json"], "1,000,000 runs"),
-    ("train", ["--sweep", "quick", "--throughput", "tp_ok.json"], "--throughput"),
-    ("train", ["--sweep", "quick", "--dry-run", "--throughput", "tp_list.json"], "achieved_flops"),
-    ("train", ["--sweep", "quick", "--dry-run", "--throughput", "tp_text.json"], "achieved_flops"),
+    # sweep.py
+    ("sweep", ["nonexistent.json"], "no such"), ("sweep", ["neg_kappa.json"], "kappa=-1"),
+    ("sweep", ["nested.json"], "width"), ("sweep", ["null.json"], "width"),
+    ("sweep", ["dict.json"], "width"), ("sweep", ["textnum.json"], "text"),
+    ("sweep", ["infstr.json"], "lr"), ("sweep", ["huge.json"], "lr"),
+    ("sweep", ["tie.json"], "tie_weights"), ("sweep", ["abc.json"], "kappa"),
+    ("sweep", ["unknown.json"], "widht"), ("sweep", ["list.json"], "object"),
+    ("sweep", ["empty.json"], "object"), ("sweep", ["broken.json"], "JSON"),
+    ("sweep", ["badgraph.json"], "edges"), ("sweep", ["quick", "--shard", "1"], "shard"),
+    ("sweep", ["quick", "--shard", "3/2"], "shard"), ("sweep", ["quick", "--out", "/proc/x"], "/proc"),
+    ("sweep", ["dupkey.json"], '"seed" appears 2 times'), ("sweep", ["dupseed.json"], "once"),
+    ("sweep", ["bigseed.json"], "--seed"), ("sweep", ["w30.json"], "--width"),
+    ("sweep", ["wide.json", "--dry-run"], "memory"), ("sweep", ["million.json"], "1,000,000 runs"),
+    ("sweep", ["quick", "--throughput", "tp_ok.json"], "--throughput"),
+    ("sweep", ["quick", "--dry-run", "--throughput", "tp_list.json"], "achieved_flops"),
+    ("sweep", ["quick", "--dry-run", "--throughput", "tp_text.json"], "achieved_flops"),
     # fit.py
     ("fit", ["nonexistent.jsonl"], "no such"), ("fit", ["runs.jsonl", "--floor", "100"], "below"),
     ("fit", ["runs.jsonl", "--floor", "inf"], "floor"), ("fit", ["runs.jsonl", "--floor", "-1"], "floor"),
@@ -142,11 +142,13 @@ CASES = [
     ("fit", ["runs.jsonl", "twodata.jsonl"], "2 datasets"), ("fit", ["runs.jsonl", "--floor", "2.5"], "below"),
     ("fit", ["--simulate", "--sim-per-budget", "1"], "sim-per-budget"),
     ("fit", ["--simulate", "--sim-budgets", "1e18,1e20,1e12"], "sim-budgets"),
-    # graphs.py
-    ("graphs", ["er", "--nodes", "5", "--edges", "100"], "edges"), ("graphs", ["er", "--kappa", "nan"], "kappa"),
-    ("graphs", ["ba", "--nodes", "3", "--m", "5"], "m"), ("graphs", ["er", "--json", "/proc/x.json"], "/proc"),
-    ("graphs", ["file", "--edges-file", "ill.txt"], "stationary"), ("graphs", ["file", "--edges-file", "fifo.txt"], "regular"),
-    ("graphs", ["bigram", "--tokens", "fifo.txt", "--V", "300"], "regular"),
+    # theory.py graph (graphs.py's command line)
+    ("theory", ["graph", "er", "--nodes", "5", "--edges", "100"], "edges"),
+    ("theory", ["graph", "er", "--kappa", "nan"], "kappa"), ("theory", ["graph", "ba", "--nodes", "3", "--m", "5"], "m"),
+    ("theory", ["graph", "er", "--json", "/proc/x.json"], "/proc"),
+    ("theory", ["graph", "file", "--edges-file", "ill.txt"], "stationary"),
+    ("theory", ["graph", "file", "--edges-file", "fifo.txt"], "regular"),
+    ("theory", ["graph", "bigram", "--tokens", "fifo.txt", "--V", "300"], "regular"),
     # teacher.py and ladder.py
     ("teacher", ["sample", "--teacher", "empty.pt", "--out", "d"], "empty.pt"),
     ("teacher", ["sample", "--teacher", "garbage.pt", "--out", "d"], "garbage.pt"),
@@ -191,13 +193,13 @@ def test_a_bad_environment_is_one_line_and_exit_2(env, message, workdir, capsys,
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    refused("train", ["--sweep", "quick", "--dry-run"], message, workdir, capsys)
+    refused("sweep", ["quick", "--dry-run"], message, workdir, capsys)
 
 
 def refused(module, argv, message, workdir, capsys):
     """module.main(argv) ends with one 'error:' line holding message, status 2, and every file as it was."""
     before = snapshot(workdir)
-    full = SMALL + argv if module == "train" and "--sweep" not in argv else argv
+    full = SMALL + argv if module == "train" else argv
     with pytest.raises(SystemExit) as exit_:
         importlib.import_module(module).main(full)
     err = capsys.readouterr().err.strip().splitlines()

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import bench
-import bench_gpu
+import ladder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARTS = ("training", "ensemble", "sampling", "bf16_vs_f32", "generation", "estimates")
@@ -113,26 +113,26 @@ def test_cpu_sections_still_run(tmp_path, capsys):
 
 
 def test_estimates_from_measured_throughput():
-    fpt = {w: bench_gpu.flops_per_token(w, 2, 8192, 50) for w in (256, 512)}
+    fpt = {w: ladder.flops_per_token(w, 2, 8192, 50) for w in (256, 512)}
     measured = {str(w): dict(tokens_per_s=1e6 / (i + 1), achieved_flops=1e6 / (i + 1) * fpt[w], flops_per_token=fpt[w])
                 for i, w in enumerate((256, 512))}
     # a narrower run is charged the nearest measured width's tokens/s, a measured width its own
-    assert bench_gpu.run_seconds(measured, 64, 1e6, 2, 8192) == pytest.approx(1.0)
-    assert bench_gpu.run_seconds(measured, 512, 1e6, 2, 8192) == pytest.approx(2.0)
-    assert bench_gpu.run_seconds(measured, 320, 1e6, 2, 8192) == pytest.approx(2.0)
+    assert ladder.run_seconds(measured, 64, 1e6, 2, 8192) == pytest.approx(1.0)
+    assert ladder.run_seconds(measured, 512, 1e6, 2, 8192) == pytest.approx(2.0)
+    assert ladder.run_seconds(measured, 320, 1e6, 2, 8192) == pytest.approx(2.0)
     # wider than any measured width, or deeper: its FLOPs at the widest's FLOP/s
-    wide = bench_gpu.flops_per_token(1024, 2, 8192, 50)
-    assert bench_gpu.run_seconds(measured, 1024, 1e6, 2, 8192) == pytest.approx(2.0 * wide / fpt[512])
-    assert bench_gpu.run_seconds(measured, 512, 1e6, 4, 8192) > 2.0
+    wide = ladder.flops_per_token(1024, 2, 8192, 50)
+    assert ladder.run_seconds(measured, 1024, 1e6, 2, 8192) == pytest.approx(2.0 * wide / fpt[512])
+    assert ladder.run_seconds(measured, 512, 1e6, 4, 8192) > 2.0
     rows = [dict(width=256, kernel="flash", n_layer=2, V=8192, block_size=50, batch_size=100, flops_per_token=1,
                  eager=dict(tokens_per_s=2.0, achieved_flops=2.0, mfu=None), compiled=dict(failed="X: y")),
             dict(width=512, failed="OutOfMemoryError: ...")]
-    best = bench_gpu.best_by_width(dict(rows=rows))
+    best = bench.best_by_width(dict(rows=rows))
     assert list(best) == ["256"] and best["256"]["compiled"] is False and best["256"]["tokens_per_s"] == 2.0
 
 
 def test_a_failing_compile_is_that_column_only(capsys):
-    size = dict(bench_gpu.GPU_SIZES["smoke"], compile_backend="no-such-backend")
+    size = dict(bench.GPU_SIZES["smoke"], compile_backend="no-such-backend")
     row = bench.throughput(16, size, torch.device("cpu"), "float32", 1)
     assert positive(row["eager"]["tokens_per_s"]) and row["compiled"]["failed"].count("\n") == 0
     out = dict(training=dict(rows=[dict(width=16, **row)], dtype="float32", compile_backend="no-such-backend", V=64,

@@ -1,4 +1,4 @@
-"""Tests of the bootstrap over resampling units (lawfit.bootstrap's `units`, fit.resampling_units): runs that
+"""Tests of the bootstrap over resampling units (lawfit.bootstrap's `units`, records.resampling_units): runs that
 share a wsd stable phase are drawn together, and the intervals cover a planted law whose runs are not
 independent where the run-level bootstrap does not."""
 import json
@@ -11,6 +11,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import fit  # noqa: E402
 import lawfit  # noqa: E402
+import records  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 LAW = dict(E=2.0, A=100.0, B=200.0, alpha=0.5, beta=0.4)   # L in nats, N parameters, D tokens
@@ -51,35 +52,35 @@ def record(width, tokens, schedule="wsd", seed=0, lr=0.1, config=True):
 
 def test_runs_from_records_assigns_stable_phase_families():
     wsd = [record(16, 1e5), record(16, 2e5), record(16, 4e5, lr=0.2), record(24, 1e5), record(24, 2e5, seed=1)]
-    runs = fit.runs_from_records(wsd)
+    runs = records.runs_from_records(wsd)
     u = runs["unit"]
     assert u[0] == u[1] == u[2] and u[3] == u[4] and u[0] != u[3]   # differing only in tokens, lr, seed: one unit
-    assert runs["unit_kind"] == fit.UNIT_KINDS["family"]
+    assert runs["unit_kind"] == records.UNIT_KINDS["family"]
     assert list(fit.subset(runs, [4, 0])["unit"]) == [u[4], u[0]]
     cosine = [record(16, 1e5, "cosine"), record(16, 2e5, "cosine"), record(24, 1e5, "cosine", config=False)]
-    u = fit.runs_from_records(cosine)["unit"]
+    u = records.runs_from_records(cosine)["unit"]
     assert len(set(u)) == 3                                          # one seed: each run its own unit
     seeds = [record(16, t, "cosine", seed=s) for s in (0, 1) for t in (1e5, 2e5)] + [record(24, 1e5, "cosine")]
-    runs = fit.runs_from_records(seeds)
+    runs = records.runs_from_records(seeds)
     u = runs["unit"]
     assert u[0] == u[1] and u[2] == u[3] and len({u[0], u[2], u[4]}) == 3   # several seeds: a family's seed
-    assert runs["unit_kind"] == f"{fit.UNIT_KINDS['seed']} or {fit.UNIT_KINDS['run']}"
+    assert runs["unit_kind"] == f"{records.UNIT_KINDS['seed']} or {records.UNIT_KINDS['run']}"
 
 
 def test_fit_reports_the_unit_it_resampled(tmp_path):
     N, D = np.geomspace(1e5, 1e7, 6), np.geomspace(1e7, 1e9, 4)
-    records = [dict(record(int(n // 1000), d), params=dict(total=n), flops=6 * n * d,
-                    loss=float(lawfit.chinchilla_loss(n, d, **LAW) * (1 + 0.01 * ((i * 7 + j * 3) % 5 - 2))))
-               for i, n in enumerate(N) for j, d in enumerate(D)]
-    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    recs = [dict(record(int(n // 1000), d), params=dict(total=n), flops=6 * n * d,
+                 loss=float(lawfit.chinchilla_loss(n, d, **LAW) * (1 + 0.01 * ((i * 7 + j * 3) % 5 - 2))))
+            for i, n in enumerate(N) for j, d in enumerate(D)]
+    (tmp_path / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     out = tmp_path / "fit.json"
     cmd = [sys.executable, os.path.join(ROOT, "fit.py"), str(tmp_path / "runs.jsonl"), "--floor", "--boot", "20",
            "--nn-boot", "1", "--quiet", "--json", str(out)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     inp = json.loads(out.read_text())["input"]
-    assert inp["units"] == 6 and inp["bootstrap_unit"] == fit.UNIT_KINDS["family"]
-    assert f"resamples of 6 units, each a {fit.UNIT_KINDS['family']}" in p.stdout.splitlines()[0]
+    assert inp["units"] == 6 and inp["bootstrap_unit"] == records.UNIT_KINDS["family"]
+    assert f"resamples of 6 units, each a {records.UNIT_KINDS['family']}" in p.stdout.splitlines()[0]
 
 
 def coverage(n_sets=40, n_boot=200, sd_family=0.02, sd_run=0.002, widths=12, budgets=4):

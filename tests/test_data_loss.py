@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import files
+import cli
 import model
 import sweep
 import train
@@ -87,18 +87,19 @@ CASES = [
     ("train", ["--json", "edges.txt"], "not a JSON file"), ("train", ["--out", "edges.txt"], "not a JSON Lines file"),
     ("train", ["--save", "corpus.txt"], "not a PyTorch file"), ("train", ["--ckpt", "runs.jsonl"], "not a PyTorch"),
     ("train", ["--save", "fifo"], "not a regular file"), ("train", ["--ckpt", "fifo_link"], "not a regular file"),
-    # train.py --sweep: the record file in --out DIR against the spec and the runs' inputs
-    ("train", ["--sweep", "spec.json", "--out", "sd", "--graph", "file", "--edges-file", "sd/runs.jsonl"],
+    # sweep.py: the record file in --out DIR against the spec and the runs' inputs
+    ("sweep", ["spec.json", "--out", "sd", "--graph", "file", "--edges-file", "sd/runs.jsonl"],
      "--edges-file sd/runs.jsonl"),
-    ("train", ["--sweep", "sp/runs.jsonl", "--out", "sp"], "--sweep sp/runs.jsonl"),
-    ("train", ["--sweep", "spec.json", "--out", "sd"], "not a JSON Lines file"),
-    ("train", ["--sweep", "spec.json", "--out", "s2", "--save", "m.pt"], "single run"),
-    # graphs.py
-    ("graphs", ["file", "--edges-file", "edges.txt", "--json", "edges.txt"], "--edges-file edges.txt"),
-    ("graphs", ["file", "--edges-file", "soft.txt", "--json", "hard.txt"], "--edges-file soft.txt"),
-    ("graphs", ["file", "--edges-file", "edges.txt", "--spectrum", "--plot", "edges.txt"], "--edges-file"),
-    ("graphs", ["bigram", "--tokens", "tokens.bin", "--V", "20", "--json", "tokens.bin"], "--tokens tokens.bin"),
-    ("graphs", ["er", "--nodes", "20", "--edges", "30", "--json", "edges.txt"], "not a JSON file"),
+    ("sweep", ["sp/runs.jsonl", "--out", "sp"], "SPEC sp/runs.jsonl"),
+    ("sweep", ["spec.json", "--out", "sd"], "not a JSON Lines file"),
+    ("sweep", ["spec.json", "--out", "s2", "--save", "m.pt"], "--save"),
+    # theory.py graph (graphs.py's command line)
+    ("theory", ["graph", "file", "--edges-file", "edges.txt", "--json", "edges.txt"], "--edges-file edges.txt"),
+    ("theory", ["graph", "file", "--edges-file", "soft.txt", "--json", "hard.txt"], "--edges-file soft.txt"),
+    ("theory", ["graph", "file", "--edges-file", "edges.txt", "--spectrum", "--plot", "edges.txt"], "--edges-file"),
+    ("theory", ["graph", "bigram", "--tokens", "tokens.bin", "--V", "20", "--json", "tokens.bin"],
+     "--tokens tokens.bin"),
+    ("theory", ["graph", "er", "--nodes", "20", "--edges", "30", "--json", "edges.txt"], "not a JSON file"),
     # teacher.py
     ("teacher", ["train", "--text", "corpus.txt", "--out", "corpus.txt"], "--text corpus.txt"),
     ("teacher", ["train", "--text", "corpus.json", "--out", "corpus"], "--text corpus.json"),
@@ -131,22 +132,22 @@ def test_atomic_write_never_renames_over_a_fifo_or_a_symlink(workdir):
     got = []
     reader = threading.Thread(target=read_fifo, args=("fifo", got), daemon=True)
     reader.start()
-    files.write_json("fifo_link", {"a": 1})  # through a link to a FIFO: a plain write
+    cli.write_json("fifo_link", {"a": 1})  # through a link to a FIFO: a plain write
     reader.join(10)
     assert got == [b'{\n "a": 1\n}\n'] and stat.S_ISFIFO(os.lstat("fifo").st_mode) and os.path.islink("fifo_link")
     Path("record.json").write_text("{}")
     os.symlink("record.json", "record_link")
-    files.write_json("record_link", {"b": 2})  # through a link to a file: the file replaced, the link kept
+    cli.write_json("record_link", {"b": 2})  # through a link to a file: the file replaced, the link kept
     assert os.path.islink("record_link") and json.loads(Path("record.json").read_text()) == {"b": 2}
 
 
 def test_checking_a_fifo_neither_opens_it_nor_lets_a_rename_replace_it(workdir):
-    checker = threading.Thread(target=files.check_writable, args=("fifo",), daemon=True)
+    checker = threading.Thread(target=cli.check_writable, args=("fifo",), daemon=True)
     checker.start()
     checker.join(10)
     assert not checker.is_alive()  # opening a FIFO for writing would wait for a reader forever
     with pytest.raises(ValueError, match="not a regular file"):
-        files.check_writable("fifo_link", regular=True)
+        cli.check_writable("fifo_link", regular=True)
 
 
 STALE = [b"", b"garbage \xff", b"pid 1 on another-host\n", b"pid %d on this host\n" % os.getpid()]
@@ -157,9 +158,9 @@ def test_a_claim_nobody_holds_is_free_whatever_its_file_says(content, tmp_path):
     """Empty (killed between creating and writing it), unparsable, another host's, a reused pid: all free."""
     path = tmp_path / "claim"
     path.write_bytes(content)
-    fd = sweep.claim(str(path))
+    fd = cli.claim(str(path))
     assert fd is not None and str(os.getpid()) in path.read_text()
-    sweep.release(str(path), fd)
+    cli.release(str(path), fd)
     assert not path.exists()
 
 
@@ -180,7 +181,7 @@ def recorded_ids(out):
 def test_a_run_held_by_a_live_process_is_skipped_and_said_then_trained_once_it_dies(tmp_path):
     out, held = tmp_path / "out", GRID[1].run_id()
     (out / "claims").mkdir(parents=True)
-    holder = subprocess.Popen([sys.executable, "-c", "import sweep, sys, time; sweep.claim(sys.argv[1]); "
+    holder = subprocess.Popen([sys.executable, "-c", "import cli, sys, time; cli.claim(sys.argv[1]); "
                                "print('held', flush=True); time.sleep(60)", str(out / "claims" / held)],
                               cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -287,7 +288,7 @@ def test_ctrl_c_stops_a_jobs_sweep_with_one_line_and_it_resumes_with_every_run_o
     os.killpg(p.pid, signal.SIGINT)
     _, stderr = p.communicate(timeout=60)
     assert p.returncode == 130 and len(stderr.splitlines()) == 1, stderr
-    assert stderr.startswith("interrupted; resume with the same command: python train.py --sweep")
+    assert stderr.startswith("interrupted; resume with the same command: python sweep.py")  # train.py --sweep is sweep.py
     assert gone(workers)
     assert not list(out.glob("ckpt/*.tmp")) and not list(out.glob("claims/*"))
     assert len(recorded_ids(out) if (out / "runs.jsonl").exists() else []) < 2  # interrupted before the end

@@ -3,6 +3,8 @@ is exactly the project imports each file makes at its top, in layers where every
 cycle). The truth is read from the files themselves with ast."""
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,3 +56,34 @@ def test_the_import_table_is_the_code():
 
 def test_no_project_import_inside_a_function():
     assert {m: inner for m in MODULES if (inner := project_imports(ROOT / f"{m}.py")[1])} == {}
+
+
+MAX_FILES, MAX_LINES, MAX_FUNCTION_LINES = 22, 600, 50  # issue 22: the house kept small
+ARGPARSE_BUILDERS = ("build_parser", "parser", "parents")  # a flag table reads best as one function
+
+
+def test_the_house_is_small():
+    assert len(MODULES) <= MAX_FILES, MODULES
+    long_files = {m: n for m in MODULES if (n := len((ROOT / f"{m}.py").read_text().splitlines())) > MAX_LINES}
+    assert long_files == {}
+
+
+def test_functions_are_short():
+    long = {}
+    for m in MODULES:
+        for node in ast.walk(ast.parse((ROOT / f"{m}.py").read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and not node.name.lstrip("_").startswith(ARGPARSE_BUILDERS):
+                if (n := node.end_lineno - node.lineno + 1) > MAX_FUNCTION_LINES:
+                    long[f"{m}.{node.name}"] = n
+    assert long == {}
+
+
+def test_importing_train_loads_ten_project_modules_and_no_plotting():
+    """One run is read in few files: `import train` loads at most 10 other project modules, and never
+    matplotlib (a run draws nothing)."""
+    code = ("import sys, train; print(' '.join(sorted(m for m in sys.modules if m in sys.argv[1:])));"
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, *MODULES], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    loaded = set(out[0].split()) - {"train"}
+    assert len(loaded) <= 10 and out[1] == "False", out

@@ -8,13 +8,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import chain  # noqa: E402
 import compute_optimal  # noqa: E402
-import efficiency  # noqa: E402
-import fitplot  # noqa: E402
 import graphs  # noqa: E402
 import lawfit  # noqa: E402
-import plotting  # noqa: E402
-import spectra  # noqa: E402
+import plots  # noqa: E402
 
 TRUE = lawfit.CHINCHILLA
 A_TRUE = TRUE["beta"] / (TRUE["alpha"] + TRUE["beta"])
@@ -139,9 +137,9 @@ def tick_labels(fig):
 @pytest.mark.parametrize("name", ["loss_vs_N", "loss_vs_D", "loss_vs_flops", "residuals"])
 def test_ticks_are_readable_and_do_not_overlap(planted, name):
     res, runs = planted
-    fig = dict(loss_vs_N=lambda: fitplot.loss_vs(res, runs, "N"), loss_vs_D=lambda: fitplot.loss_vs(res, runs, "D"),
-               loss_vs_flops=lambda: fitplot.loss_vs_flops(res, runs),
-               residuals=lambda: fitplot.residuals(res, runs))[name]()
+    fig = dict(loss_vs_N=lambda: plots.loss_vs(res, runs, "N"), loss_vs_D=lambda: plots.loss_vs(res, runs, "D"),
+               loss_vs_flops=lambda: plots.loss_vs_flops(res, runs),
+               residuals=lambda: plots.residuals(res, runs))[name]()
     fig.tight_layout()
     for labels in tick_labels(fig):
         log_axis = all(TICK.match(text.replace("\u2212", "-")) for text, _ in labels)
@@ -150,38 +148,38 @@ def test_ticks_are_readable_and_do_not_overlap(planted, name):
         assert len(labels) <= 10 and (log_axis or name == "residuals"), [t for t, _ in labels]
     for ax in fig.axes:
         assert (ax.get_label() == "<colorbar>" or ax.get_xlabel()) and ax.get_ylabel()
-    plotting.plt.close(fig)
+    plots.plt.close(fig)
 
 
 def test_frontier_is_drawn_in_increasing_compute(planted):
     res, runs = planted
-    fig = fitplot.loss_vs_flops(res, runs)
+    fig = plots.loss_vs_flops(res, runs)
     line = next(ln for ln in fig.axes[0].lines if ln.get_label() == "compute frontier")
     assert len(line.get_xdata()) >= 5 and np.all(np.diff(line.get_xdata()) > 0)
-    plotting.plt.close(fig)
+    plots.plt.close(fig)
 
 
 @pytest.mark.parametrize("floor", [True, False])
 def test_excess_on_log_axes_when_the_floor_is_known(planted, floor):
     res, runs = planted
     runs = runs if floor else dict(runs, floor=None)
-    for fig in (fitplot.loss_vs(res, runs, "D"), fitplot.loss_vs_flops(res, runs)):
+    for fig in (plots.loss_vs(res, runs, "D"), plots.loss_vs_flops(res, runs)):
         ax = fig.axes[0]
         points = ax.collections[0].get_offsets()[:, 1]
         assert ax.get_yscale() == "log" and ("excess" in ax.get_ylabel()) == floor
         assert "nats per token" in ax.get_ylabel()
         assert np.allclose(np.sort(points), np.sort(runs["L"] - (TRUE["E"] if floor else 0)))
-        plotting.plt.close(fig)
+        plots.plt.close(fig)
 
 
 def test_bootstrap_panels_have_axis_labels_and_a_legend(planted):
     res, _ = planted
-    fig = fitplot.bootstrap_histograms(res)
+    fig = plots.bootstrap_histograms(res)
     shown = [ax for ax in fig.axes if ax.axison]
     assert len(shown) == 5 and all(ax.get_xlabel() and ax.get_ylabel() for ax in shown)
     texts = [t.get_text() for ax in shown if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert "estimate (all runs)" in texts and "95% interval" in texts
-    plotting.plt.close(fig)
+    plots.plt.close(fig)
 
 
 # -----------------------------------------------------------------------------
@@ -190,25 +188,25 @@ def test_bootstrap_panels_have_axis_labels_and_a_legend(planted):
 
 @pytest.fixture
 def saved(monkeypatch):
-    """The figures plotting.savefig is given, kept open."""
+    """The figures plots.savefig is given, kept open."""
     figs = []
-    monkeypatch.setattr(plotting, "savefig", lambda fig, path, dpi=100: figs.append(fig) or path)
+    monkeypatch.setattr(plots, "savefig", lambda fig, path, dpi=100: figs.append(fig) or path)
     return figs
 
 
 def test_spectrum_title_in_words_and_no_numerical_zeros(saved):
     g = graphs.barabasi_albert(100, 3, seed=0)
-    spec = spectra.spectrum(g, (5, 20))
+    spec = chain.spectrum(g, (5, 20))
     sv = spec["singular_values_joint"]
-    assert np.any(sv < spectra.ZERO_RELATIVE * sv.max())           # this chain has rounding zeros to drop
-    title = spectra.chain_title(g.name, g.args)
-    spectra.plot_spectrum(spec, "unused.png", title=title)
+    assert np.any(sv < plots.ZERO_RELATIVE * sv.max())           # this chain has rounding zeros to drop
+    title = plots.chain_title(g.name, g.args)
+    plots.plot_spectrum(spec, "unused.png", title=title)
     fig = saved[0]
     assert fig._suptitle.get_text() == title and not set("{}'") & set(title) and title.startswith("Barabási–Albert")
     for ax in fig.axes:
         dots = [ln.get_ydata() for ln in ax.lines if ln.get_linestyle() == "None"]
-        assert all(y.min() >= spectra.ZERO_RELATIVE * y.max() for y in dots)
-    plotting.plt.close(fig)
+        assert all(y.min() >= plots.ZERO_RELATIVE * y.max() for y in dots)
+    plots.plt.close(fig)
 
 
 def test_efficiency_legends_in_words(saved):
@@ -217,10 +215,10 @@ def test_efficiency_legends_in_words(saved):
     labels = ["param=mup, base_width=16, embed_lr_mult=1.0", "param=sp, base_width=64, embed_lr_mult=4.0"]
     families = {lab: (N, 2.4 + k * N ** -0.5 * np.exp(0.001 * rng.standard_normal(6)))
                 for lab, k in zip(labels, (5, 6))}
-    laws = efficiency.compare(families, labels[0], n_boot=20, quiet=True)
-    efficiency.plot(laws, labels[0], "unused.png", floor=2.3)
+    laws = lawfit.compare_families(families, labels[0], n_boot=20, quiet=True)
+    plots.plot_efficiency(laws, labels[0], "unused.png", floor=2.3)
     texts = [t.get_text() for ax in saved[0].axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert texts and not any("=" in t.split(":")[0] for t in texts)
     assert {t.split(":")[0] for t in texts} == {"μP, base width 16", "SP, embedding lr × 4"}
     assert "μP, base width 16" in saved[0].axes[1].get_title()
-    plotting.plt.close(saved[0])
+    plots.plt.close(saved[0])

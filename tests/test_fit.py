@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import compute_optimal  # noqa: E402
 import fit  # noqa: E402
 import lawfit  # noqa: E402
+import records  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 CHINCHILLA_CSV = os.path.join(ROOT, "reference", "chinchilla_svg_extracted.csv")
@@ -147,9 +148,9 @@ def test_best_runs_picks_best_lr_and_flags_the_edge(capsys):
         return dict(run=f"w{width}", status="ok", params=dict(total=width * 100, non_embedding=width * 90), tokens=1e6,
                     flops=6e8 * width, loss=loss, lr=lr, seed=seed, width=width, curve=[[5e5, loss + 0.1], [1e6, loss]])
     losses = {1e-3: (3.0, 3.2), 3e-3: (2.6, 2.8), 1e-2: (2.5, 3.5)}    # 1e-2 has the single lowest run, 3e-3 the lowest mean
-    records = [rec(1, lr, s, l) for lr, ls in losses.items() for s, l in enumerate(ls)]
-    records += [rec(2, lr, s, 2.0 + lr) for lr in losses for s in range(2)]    # best at the smallest lr: an edge
-    best = {r["width"]: r for r in fit.best_runs(records)}
+    recs = [rec(1, lr, s, l) for lr, ls in losses.items() for s, l in enumerate(ls)]
+    recs += [rec(2, lr, s, 2.0 + lr) for lr in losses for s in range(2)]    # best at the smallest lr: an edge
+    best = {r["width"]: r for r in records.best_runs(recs)}
     assert best[1]["lr"] == 3e-3 and best[1]["loss"] == pytest.approx(2.7) and best[1]["seeds"] == 2
     assert not best[1]["lr_edge"] and best[1]["curve"][-1][1] == pytest.approx(2.7)
     assert best[2]["lr"] == 1e-3 and best[2]["lr_edge"]
@@ -172,12 +173,12 @@ def test_best_runs_groups_by_the_whole_config_but_lr_and_seed():
         return dict(run="r", status="ok", params=dict(total=1000, non_embedding=900), tokens=1e6, flops=6e9,
                     loss=loss, lr=config["lr"], seed=config["seed"], config=config, curve=[[1e6, loss]])
     assert set(OTHER) == set(CONFIG) - {"lr", "seed"}
-    records = []
+    recs = []
     for field in [None, *OTHER]:
         config = dict(CONFIG) if field is None else dict(CONFIG, **{field: OTHER[field]})
         for lr, shift in ((1e-3, 0.2), (3e-3, 0.0), (1e-2, 0.5)):
-            records += [rec(dict(config, lr=lr, seed=s), 3.0 + shift + 0.1 * s) for s in range(2)]
-    best = fit.best_runs(records, warn_edge=False)
+            recs += [rec(dict(config, lr=lr, seed=s), 3.0 + shift + 0.1 * s) for s in range(2)]
+    best = records.best_runs(recs, warn_edge=False)
     assert len(best) == 1 + len(OTHER)
     assert len({json.dumps(r["config"], sort_keys=True) for r in best}) == len(best)
     for r in best:
@@ -216,8 +217,7 @@ def test_csv_without_curves_skips_approach1_and_fits_chinchilla_data(tmp_path):
 def test_chinchilla_data_reproduces_besiroglu_et_al():
     """Besiroglu et al. 2024 fit the digitised data to E=1.82, A=482, B=2085, α=0.348, β=0.366; without the five
     highest-loss runs (outliers, on which their numbers appear to be based) we find the same optimum."""
-    args = type("Args", (), dict(n_col="Model Size", d_col="D", loss_col="loss", c_col="Training FLOP"))
-    runs = fit.load_runs([CHINCHILLA_CSV], args)
+    runs = records.load_runs([CHINCHILLA_CSV], n_col="Model Size", d_col="D", loss_col="loss", c_col="Training FLOP")
     keep = np.argsort(runs["L"])[:-5]
     j = lawfit.joint_fit(runs["N"][keep], runs["D"][keep], runs["L"][keep])
     assert abs(j["E"] - 1.82) < 0.02 and abs(j["alpha"] - 0.348) < 0.01 and abs(j["beta"] - 0.366) < 0.01
@@ -261,17 +261,15 @@ def test_separable_law_gradient_and_planted_recovery():
 
 
 # -----------------------------------------------------------------------------
-# parameter efficiency (efficiency.py, fit.py --compare)
-
-import efficiency  # noqa: E402
+# parameter efficiency (lawfit.compare_families, fit.py --compare)
 
 
 def test_n_at_loss_inverts_the_law():
     """N(L) is the closed-form inverse of L = E + A·N^-α, and infinite at or below E."""
     N = np.geomspace(1e4, 1e6, 7)
     L = 2.0 + 30.0 * N ** -0.6
-    assert np.allclose(efficiency.n_at_loss(2.0, 30.0, 0.6, L), N, rtol=1e-10)
-    assert np.all(np.isinf(efficiency.n_at_loss(2.0, 30.0, 0.6, [2.0, 1.9])))
+    assert np.allclose(lawfit.n_at_loss(2.0, 30.0, 0.6, L), N, rtol=1e-10)
+    assert np.all(np.isinf(lawfit.n_at_loss(2.0, 30.0, 0.6, [2.0, 1.9])))
 
 
 def efficiency_records(shift, seed=0, noise=0.002):
@@ -313,9 +311,9 @@ def test_ratio_interval_covers_the_planted_ratio():
     bound is loose: with a true coverage of 0.85, 3 or fewer covers out of 8 has probability 0.003."""
     covered = 0
     for seed in range(8):
-        families = efficiency.split_families(efficiency_records(2.0, seed=seed), ["param"])
-        points = {label: efficiency.family_points(rs, label, 1_000_000, "total")[0] for label, rs in families.items()}
-        lo, hi = efficiency.compare(points, "param=mup", n_boot=100, quiet=True)["param=sp"]["ratio"]["ci"]
+        families = fit.split_families(efficiency_records(2.0, seed=seed), ["param"])
+        points = {label: fit.family_points(rs, label, 1_000_000, "total")[0] for label, rs in families.items()}
+        lo, hi = lawfit.compare_families(points, "param=mup", n_boot=100, quiet=True)["param=sp"]["ratio"]["ci"]
         covered += lo <= 2.0 <= hi
     assert covered >= 4
 

@@ -224,8 +224,10 @@ def test_describe():
     assert d["entropy_rate"] < d["log_mean_degree"] and 0 < d["spectral_gap"] < 1
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, str(ROOT / "graphs.py"), *args], capture_output=True, text=True)
+def run_cli(*args, script="theory.py"):
+    """The command line `python theory.py graph ARGS`, or `python graphs.py ARGS` (which execs it)."""
+    prefix = ["graph"] if script == "theory.py" else []
+    return subprocess.run([sys.executable, str(ROOT / script), *prefix, *args], capture_output=True, text=True)
 
 
 def test_cli(tmp_path):
@@ -249,6 +251,14 @@ def test_cli_bad_values_are_one_line(args, message):
     r = run_cli(*args)
     assert r.returncode == 2 and r.stderr.startswith(message), r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr and "usage:" not in r.stderr
+
+
+def test_graphs_py_runs_theory_graph(tmp_path):
+    """`python graphs.py ...` stays the public command: the same output, errors and status as theory.py graph."""
+    for args in (["er", "--nodes", "50", "--edges", "200", "--kappa", "1"], ["er", "--nodes", "3", "--edges", "10"]):
+        r, s = run_cli(*args, script="graphs.py"), run_cli(*args)
+        assert (r.returncode, r.stdout, r.stderr) == (s.returncode, s.stdout, s.stderr)
+    assert r.returncode == 2 and r.stderr.startswith("error: ")
 
 
 def test_cli_unwritable_output_refused_before_work(tmp_path):

@@ -18,12 +18,14 @@ import pytest
 from scipy.special import logsumexp
 
 import chain
-import files
+import cli
 import graphs
+import model
 import records
+import sweep
 import train
 import walks
-from config import RunConfig
+from train import RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = dict(nodes=50, edges=150, width=16, batch_size=10, tokens=1000, eval_walks=10)
@@ -37,7 +39,7 @@ def test_an_edge_list_with_a_byte_order_mark_is_the_same_graph(tmp_path):
     assert b.V == 3 and (a.P != b.P).nnz == 0  # a triangle, not a 4-node path through "\ufeff0"
     record_file = tmp_path / "runs.jsonl"
     record_file.write_bytes(b"\xef\xbb\xbf" + json.dumps({"run": "a"}).encode() + b"\n")
-    assert files.holds(str(record_file), "jsonl")  # a record file train.py may append to
+    assert cli.holds(str(record_file), "jsonl")  # a record file train.py may append to
 
 
 @pytest.mark.parametrize("kappa", [1, 40, 400])
@@ -82,8 +84,8 @@ MEASURE = """
 import json, os, sys
 import torch
 torch.set_num_threads(1)  # a child forked after OpenMP threads ran could deadlock
-import data, train
-from config import RunConfig
+import data, model, train
+from train import RunConfig
 
 def peak():
     with open("/proc/self/status") as f:
@@ -99,7 +101,8 @@ for kw in json.loads(sys.argv[2]):
         start = peak()[1]
         cfg = RunConfig(**kw)
         train.train(cfg, "cpu", log=lambda line: None)
-        estimate = train.memory_estimate([cfg], data.vocab_size(cfg))["total"]
+        V = data.vocab_size(cfg)
+        estimate = model.memory_estimate(cfg, 1, V, data.dataset_bytes(cfg, V))["total"]
         os.write(write, json.dumps([estimate, peak()[0] - start]).encode())
         os._exit(0)
     os.wait()
@@ -121,7 +124,7 @@ def test_the_estimates_parameter_count_is_the_models(kw):
     cfg = RunConfig(**kw)
     members = [cfg, cfg]
     total = train.counted_model(cfg, 300).param_counts()["total"]
-    assert train.memory_estimate(members, 300)["model"] == train.STATE_BYTES * 2 * total
+    assert model.memory_estimate(members[0], len(members), 300, (0, 0))["model"] == model.STATE_BYTES * 2 * total
 
 
 def test_the_memory_estimate_is_within_2x_of_the_measured_peak():
@@ -136,6 +139,6 @@ def test_a_ten_thousand_run_dry_run_plans_in_seconds(tmp_path, capsys):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"seed": list(range(100)), "graph_seed": list(range(100))}))
     t0 = time.time()
-    train.main(["--sweep", str(spec), "--dry-run", "--out", str(tmp_path / "out")])
+    sweep.main([str(spec), "--dry-run", "--out", str(tmp_path / "out")])
     lines = capsys.readouterr().out.splitlines()
     assert time.time() - t0 < 10 and len(lines) == 10_001 and "10000 to run" in lines[0]

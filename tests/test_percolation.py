@@ -139,7 +139,7 @@ def test_bad_input(call, message):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, str(ROOT / "graphs.py"), *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, str(ROOT / "theory.py"), "graph", *args], capture_output=True, text=True)
 
 
 def test_cli(tmp_path):

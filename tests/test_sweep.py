@@ -21,7 +21,7 @@ SPEC = {"width": [16], "tokens": ["20k", "40k"], "lr": [1e-3, 1e-2], "seed": [0,
 
 
 def sweep(spec_path, out, *extra, **kw):
-    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--sweep", str(spec_path), "--out", str(out),
+    return subprocess.Popen([sys.executable, str(ROOT / "sweep.py"), str(spec_path), "--out", str(out),
                              *SMALL, *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -100,7 +100,7 @@ def test_shard_comes_from_the_environment(env, expected, monkeypatch):
 def test_ensemble_member_equals_the_run_alone():
     base = train.RunConfig(nodes=60, edges=200, width=32, tokens=30_000, batch_size=10, eval_walks=20, eval_every=10)
     members = [replace(base, lr=1e-3), replace(base, lr=1e-2), replace(base, lr=3e-3, seed=1)]
-    together = train.train_members(members, device="cpu", log=lambda *a: None)
+    together = train.train_runs(members, device="cpu", log=lambda *a: None)
     for cfg, record in zip(members, together):
         alone = train.train(cfg, device="cpu", log=lambda *a: None)
         assert record["run"] == alone["run"] and record["ensemble"] == 3
@@ -111,7 +111,7 @@ def test_ensemble_member_equals_the_run_alone():
 def test_diverged_member_does_not_disturb_the_others():
     base = train.RunConfig(nodes=60, edges=200, width=32, tokens=20_000, batch_size=10, eval_walks=20, grad_clip=0)
     good, bad = replace(base, lr=1e-3), replace(base, lr=1e30, seed=1)
-    ok, diverged = train.train_members([good, bad], device="cpu", log=lambda *a: None)
+    ok, diverged = train.train_runs([good, bad], device="cpu", log=lambda *a: None)
     assert diverged["status"] == "diverged" and diverged["loss"] is None
     assert ok["status"] == "ok" and ok["loss"] == pytest.approx(train.train(good, device="cpu", log=lambda *a: None)["loss"], abs=1e-4)
 
@@ -148,7 +148,7 @@ def test_wsd_branch_equals_the_run_alone(seeds):
     """One stable phase, a cooldown branched off it per budget: each branch is the run its budget gives alone,
     bit for bit for a lone member (an ensemble of two takes vmap's kernels: equal to float rounding)."""
     cfgs = [replace(WSD, tokens=t, seed=s) for s in seeds for t in (8_000, 20_000, 30_000)]
-    branched = list(train.train_budgets(cfgs, device="cpu", log=lambda *a: None))
+    branched = list(sweep_lib.train_budgets(cfgs, device="cpu", log=lambda *a: None))
     assert sorted(c.run_id() for c, _ in branched) == sorted(c.run_id() for c in cfgs)
     assert [c.tokens for c, _ in branched][::len(seeds)] == [8_000, 20_000, 30_000]  # shortest first
     for cfg, record in branched:
@@ -163,12 +163,12 @@ def test_wsd_branch_equals_the_run_alone(seeds):
 
 def test_wsd_schedule_shape():
     cfg = replace(WSD, tokens=50_000)  # 100 steps: warmup 4, constant to step 80, 1-sqrt cooldown to 0
-    lrs = [train.schedule.lr_at(s, cfg) for s in range(cfg.steps)]
+    lrs = [train.lr_at(s, cfg) for s in range(cfg.steps)]
     assert lrs[:4] == pytest.approx([cfg.lr * k / 4 for k in (1, 2, 3, 4)])
     assert set(lrs[4:80]) == {cfg.lr}
     assert lrs[80:] == pytest.approx([cfg.lr * (1 - ((s - 80) / 20) ** 0.5) for s in range(80, 100)])
     default = replace(WSD, warmup_tokens=0, tokens=200_000)  # no --warmup-tokens: WSD_WARMUP_TOKENS, fixed
-    assert train.schedule.warmup_steps(default) == train.schedule.WSD_WARMUP_TOKENS // 500  # 500 tokens a step
+    assert train.warmup_steps(default) == train.WSD_WARMUP_TOKENS // 500  # 500 tokens a step
     with pytest.raises(ValueError, match="warmup-tokens"):
         replace(WSD, warmup_tokens=0, tokens=20_000)  # 40 steps: the cooldown starts at step 32, the warmup ends at 80
 
@@ -195,8 +195,8 @@ def test_corrupt_checkpoint_is_moved_aside_and_the_run_restarts(tmp_path):
     spec = tmp_path / "one.json"
     spec.write_text(json.dumps({"tokens": ["20k"]}))
     base = train.config_from_args(train.build_parser().parse_args(SMALL))
-    group = train.plan_groups(1, sweep_lib.expand({"tokens": ["20k"]}, base))[0]
-    ckpt = tmp_path / "out" / "ckpt" / (train.group_name(group) + ".pt")
+    group = sweep_lib.plan_ensembles(1, sweep_lib.expand({"tokens": ["20k"]}, base))[0]
+    ckpt = tmp_path / "out" / "ckpt" / (sweep_lib.planned_name(group) + ".pt")
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"\x80\x04 not a checkpoint")
     p = sweep(spec, tmp_path / "out")
@@ -217,7 +217,7 @@ def test_full_disk_stops_with_one_line_and_keeps_the_checkpoint(spec, tmp_path, 
     with monkeypatch.context() as patched:
         patched.setattr(records, "append_record", full)
         with pytest.raises(SystemExit) as exit_:
-            train.main(["--sweep", str(spec), "--out", str(out), *SMALL])
+            sweep_lib.main([str(spec), "--out", str(out), *SMALL])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1 and "No space left" in err[0]
     assert list((out / "ckpt").glob("*.pt"))
@@ -233,13 +233,13 @@ def test_dry_run_counts_shared_stable_phases_and_reads_measured_throughput(tmp_p
     spec.write_text(json.dumps({"tokens": ["10k", "20k", "40k", "80k"], "schedule": "wsd", "warmup_tokens": "1k"}))
     bench = tmp_path / "gpu.json"
     bench.write_text(json.dumps({"achieved_flops": {"16": {"achieved_flops": 1e9}, "64": {"achieved_flops": 4e9}}}))
-    train.main(["--sweep", str(spec), "--out", str(tmp_path / "o"), "--dry-run", "--throughput", str(bench), *SMALL])
+    sweep_lib.main([str(spec), "--out", str(tmp_path / "o"), "--dry-run", "--throughput", str(bench), *SMALL])
     header = capsys.readouterr().out.splitlines()[0]
     steps = [math.ceil(t / 500) for t in (10_000, 20_000, 40_000, 80_000)]  # batch 10 x T 50
     planned = (steps[-1] - round(0.2 * steps[-1]) + sum(round(0.2 * s) for s in steps)) / sum(steps)
     assert f"({planned:.2f} of" in header and "measured FLOP/s" in header
     cfgs = sweep_lib.expand(json.loads(spec.read_text()), train.config_from_args(train.build_parser().parse_args(SMALL)))
-    seconds = sum(train.group_flops(g) for g in train.plan_groups(1, cfgs)) / 1e9  # width 16: the 16 entry
+    seconds = sum(sweep_lib.planned_flops(g) for g in sweep_lib.plan_ensembles(1, cfgs)) / 1e9  # width 16: the 16 entry
     assert f"~{seconds:.0f}s" in header
 
 
@@ -250,6 +250,6 @@ def test_quick_preset_spans_the_design_it_promises():
     N = sorted({train.counted_model(c, c.nodes).param_counts()["non_embedding"] for c in configs})
     D = sorted({c.tokens for c in configs})
     assert len(N) >= 5 and math.log10(N[-1] / N[0]) >= 1 and len(D) >= 4 and math.log10(D[-1] / D[0]) >= 1.5
-    plan = train.plan_groups(1, configs)
-    assert len(plan) == len(N) and all(train.shares_stable_phase(g) for g in plan)
-    assert sum(map(train.group_flops, plan)) <= 0.6 * sum(map(train.estimated_flops, configs))
+    plan = sweep_lib.plan_ensembles(1, configs)
+    assert len(plan) == len(N) and all(sweep_lib.shares_stable_phase(g) for g in plan)
+    assert sum(map(sweep_lib.planned_flops, plan)) <= 0.6 * sum(map(sweep_lib.estimated_flops, configs))

