@@ -571,7 +571,7 @@ def run_cpu(args, widths, sections):
     if "generation" in sections:
         print_generation(out.setdefault("generation", bench_generation(repeats, batch_size=64 if args.quick else 256)))
     if "jobs" in sections:
-        quick = sweep.PRESETS["quick"]  # with its smallest budgets only: the same widths and mix of run sizes
+        quick = sweep.QUICK_DATA  # with its smallest budgets only: the same widths and mix of run sizes
         print_jobs(out.setdefault("jobs", bench_jobs(args.repeats or 3,
                                                      dict(quick, tokens=quick["tokens"][:1 if args.quick else 3]))))
     return out

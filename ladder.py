@@ -30,7 +30,7 @@ import teacher
 import train
 from cli import check_writable, read_json, write_json
 
-# Student grids and teachers. "cpu": the quick preset's design (sweep.PRESETS["quick"]: widths above the
+# Student grids and teachers. "cpu": the quick preset's L(D) design (sweep.QUICK_DATA: widths above the
 # capacity cliff, one transferred muP lr, 2^-7, wsd so that a width's budgets share one stable phase) with five
 # budgets to 1.45M tokens (V = 2048 makes every token ~3x dearer than on the quick preset's 250 nodes);
 # "gpu": closer to the paper (Barkeshli et al. 2026: 2-layer students, 14 learning rates, 3 seeds per point),

@@ -47,27 +47,32 @@ import records
 import train
 from model import GPT, GPTConfig, NOMINAL_FLOPS, pick_device
 
-PRESETS = {
-    # The first scaling law of docs/results.md, designed from measured pilots ("A first scaling law"): ER 250
-    # nodes / 1250 edges (mean degree 10), six widths above the capacity cliff (width 8 plateaus at 1.7 nats
-    # of excess) spanning a decade of non-embedding N, eight budgets spanning 1.5 decades of D that start
-    # after the early transient, and wsd, so the eight budgets of a width share one stable phase (half the
-    # tokens of eight cosine runs). muP with base width 16 at lr 2^-3, SP's best at width 16 (where the two
-    # are one model), transferred: at 1.45M tokens it beats SP tuned at every width, and the former 2^-7 at
-    # base width 64 by 0.01-0.10 nats (docs/results.md, "SP against muP at equal loss").
-    "quick": dict(nodes=250, edges=1250, width=[16, 24, 32, 40, 48, 64],
-                  tokens=["190k", "330k", "540k", "890k", "1.45M", "2.4M", "3.9M", "6.3M"], param="mup",
-                  base_width=16, lr=2 ** -3, head_dim=8, batch_size=50, schedule="wsd", warmup_tokens="50k",
-                  eval_walks=100),
-}
+# The first scaling law of docs/results.md, in two halves ("A first scaling law", "The two terms apart"),
+# both on ER 250 nodes / 1250 edges (mean degree 10).
+QUICK_DATA = dict(  # L(D), sampled targets: designed from measured pilots. Six widths above the capacity
+    # threshold (width 8 plateaus at 1.7 nats of excess) spanning a decade of non-embedding N, eight budgets
+    # spanning 1.5 decades of D after the early transient, and wsd, so the eight budgets of a width share one
+    # stable phase (half the tokens of eight cosine runs). muP with base width 16 at lr 2^-3, SP's best at
+    # width 16 (where the two are one model), transferred: at 1.45M tokens it beats SP tuned at every width
+    # (docs/results.md, "SP against muP at equal loss").
+    nodes=250, edges=1250, width=[16, 24, 32, 40, 48, 64],
+    tokens=["190k", "330k", "540k", "890k", "1.45M", "2.4M", "3.9M", "6.3M"], param="mup", base_width=16,
+    lr=2 ** -3, head_dim=8, batch_size=50, schedule="wsd", warmup_tokens="50k", eval_walks=100)
+QUICK_MODEL = dict(  # L(N, D = inf), expected targets: no label noise, so what is left is the model-size term.
+    # Six widths across the threshold docs/infinite measured on this graph (between widths 8 and 16), muP
+    # base width 32 at lr 0.02 without weight decay, the settings of docs/infinite, 4M tokens each.
+    nodes=250, edges=1250, width=[4, 8, 12, 16, 24, 32], head_dim=4, param="mup", base_width=32, lr=0.02,
+    weight_decay=0, target="expected", tokens="4M")
+PRESETS = {"quick": [QUICK_DATA, QUICK_MODEL]}
 MAX_RUNS = 100_000  # a larger grid is refused before its configs are built (each takes ~0.3 ms to check)
 STOP_WAIT = 30  # seconds a stopped worker gets to remove its temporary files and release its claims
 
 
 def load_spec(name):
-    """A sweep spec: a preset's name or a JSON file mapping flag names (underscores) to a value or a list."""
+    """A sweep spec: a preset's name or a JSON file holding one grid (an object mapping flag names, with
+    underscores, to a value or a list of values) or a list of grids, run one after the other."""
     if name in PRESETS:
-        return dict(PRESETS[name])
+        return [dict(grid) for grid in PRESETS[name]]
     try:
         with open(name, encoding="utf-8-sig") as f:  # -sig: a byte-order mark is not part of the JSON
             spec = json.load(f, object_pairs_hook=unique_keys)
@@ -77,8 +82,10 @@ def load_spec(name):
         raise ValueError(f"{name}: not valid JSON ({str(e).splitlines()[0]})")
     except ValueError as e:
         raise ValueError(f"{name}: {e}")
-    if not isinstance(spec, dict) or not spec:
-        raise ValueError(f"{name}: a sweep spec is a non-empty JSON object of flag names to values or lists")
+    grids = spec if isinstance(spec, list) and spec else [spec]
+    if not all(isinstance(g, dict) and g for g in grids):
+        raise ValueError(f"{name}: a sweep spec is a non-empty JSON object of flag names to values or lists, "
+                         "or a non-empty list of such objects")
     return spec
 
 
@@ -93,9 +100,20 @@ def unique_keys(pairs):
 
 
 def expand(spec, base):
-    """The grid as a deterministic list of configs (dataclasses like base, whose class parses one field's
-    value with parse_field(name, value)). Every key, value and combination is checked before anything runs:
-    an unknown key, a value its field refuses, or a run the config refuses is a ValueError naming it."""
+    """The grid, or a list of grids one after the other, as a deterministic list of configs (dataclasses like
+    base, whose class parses one field's value with parse_field(name, value)). Every key, value and
+    combination is checked before anything runs: an unknown key, a value its field refuses, a run the config
+    refuses, or a run two grids both hold is a ValueError naming it."""
+    if isinstance(spec, list):
+        sizes = [math.prod(len(v) if isinstance(v, list) else 1 for v in grid.values()) for grid in spec]
+        if sum(sizes) > MAX_RUNS:
+            raise ValueError(f"sweep spec: {sum(sizes):,} runs, more than the {MAX_RUNS:,} one sweep takes")
+        configs = [c for grid in spec for c in expand(grid, base)]
+        ids = [c.run_id() for c in configs]
+        twice = next((i for i in ids if ids.count(i) > 1), None)
+        if twice:
+            raise ValueError(f"sweep spec: run {twice} is in two of its grids; list each run once")
+        return configs
     names = [f.name for f in dataclasses.fields(base)]
     lists = {key: values if isinstance(values, list) else [values] for key, values in spec.items()}
     size = math.prod(len(values) for values in lists.values())

@@ -244,12 +244,33 @@ def test_dry_run_counts_shared_stable_phases_and_reads_measured_throughput(tmp_p
 
 
 def test_quick_preset_spans_the_design_it_promises():
-    """>= 5 widths over >= 1 decade of non-embedding N, >= 4 budgets over >= 1.5 decades of D, one stable
-    phase per width (wsd), and at most 0.6 of the tokens of the same runs trained one by one."""
-    configs = sweep_lib.expand(sweep_lib.load_spec("quick"), train.RunConfig())
+    """Its L(D) half: >= 5 widths over >= 1 decade of non-embedding N, >= 4 budgets over >= 1.5 decades of D,
+    one stable phase per width (wsd), and at most 0.6 of the tokens of the same runs trained one by one. Its
+    L(N, inf) half: >= 6 widths over >= 1 decade of N, every run on the expected target, on the same graph."""
+    data_half, model_half = sweep_lib.load_spec("quick")
+    halves = sweep_lib.expand(model_half, train.RunConfig())
+    N = sorted({train.counted_model(c, c.nodes).param_counts()["non_embedding"] for c in halves})
+    assert len(N) >= 6 and math.log10(N[-1] / N[0]) >= 1 and {c.target for c in halves} == {"expected"}
+    assert {(c.nodes, c.edges, c.graph) for c in halves} == {(data_half["nodes"], data_half["edges"], "er")}
+    configs = sweep_lib.expand(data_half, train.RunConfig())
     N = sorted({train.counted_model(c, c.nodes).param_counts()["non_embedding"] for c in configs})
     D = sorted({c.tokens for c in configs})
     assert len(N) >= 5 and math.log10(N[-1] / N[0]) >= 1 and len(D) >= 4 and math.log10(D[-1] / D[0]) >= 1.5
     plan = sweep_lib.plan_ensembles(1, configs)
     assert len(plan) == len(N) and all(sweep_lib.shares_stable_phase(g) for g in plan)
     assert sum(map(sweep_lib.planned_flops, plan)) <= 0.6 * sum(map(sweep_lib.estimated_flops, configs))
+
+
+def test_a_spec_may_be_a_list_of_grids_each_run_once(tmp_path):
+    """Grids run one after the other, in order; a run that two grids both hold is refused by name."""
+    base = train.RunConfig()
+    both = sweep_lib.expand([{"width": [16, 32]}, {"seed": [1, 2], "width": 8, "head_dim": 8}], base)
+    assert [(c.width, c.seed) for c in both] == [(16, 0), (32, 0), (8, 1), (8, 2)]
+    with pytest.raises(ValueError, match="in two of its grids"):
+        sweep_lib.expand([{"width": [16, 32]}, {"width": 32}], base)
+    spec = tmp_path / "two.json"
+    spec.write_text(json.dumps([{"width": 16}, {"width": 32}]))
+    assert len(sweep_lib.expand(sweep_lib.load_spec(str(spec)), base)) == 2
+    spec.write_text(json.dumps([{"width": 16}, []]))
+    with pytest.raises(ValueError, match="list of such objects"):
+        sweep_lib.load_spec(str(spec))
