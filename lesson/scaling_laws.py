@@ -160,7 +160,7 @@ SIZES = dict(
     full=dict(graph=dict(nodes=1000, edges=5000), kappas=[0, 0.25, 0.5, 1, 1.5, 2, 3], eval_sets=300, eval_walks=200,
               count_tokens=1_000_000,
               run=dict(wide=128, narrow=4, tokens=2_000_000, lr=3e-3),
-              sweep=dict(sweep.PRESETS["quick"]),   # the quick preset itself, run live
+              sweep=dict(sweep.QUICK_DATA),   # the quick preset's L(D) half itself, run live
               n_boot=1000, nn_boot=20, sim_per_budget=28,
               coord=dict(widths=[32, 64, 128, 256, 512], seeds=32),
               transfer=dict(widths=[32, 64, 128, 256], lrs=[2 ** -k for k in range(4, 11)], tokens=100_000),
@@ -365,7 +365,7 @@ show(fig, "3_one_run.png")
 # a temporary folder, with the same call as the command line: `sweep.main([spec, "--out", dir])`.
 #
 # The full-size result is the quick sweep of docs/results.md, `python sweep.py quick --out out/quick`: the
-# preset `sweep.PRESETS["quick"]` (printed below; docs/results.md's "A first scaling law" says how it was designed
+# preset's L(D) half `sweep.QUICK_DATA` (printed below; docs/results.md's "A first scaling law" says how it was designed
 # and how long it takes). It runs on its own graph, so its floor differs from the live sweep's. Its records
 # are read from `docs/quick/runs.jsonl` when the repository has them (or from the file named by
 # `LESSON_QUICK`, e.g. your own `out/quick/runs.jsonl`); otherwise the fits use the live sweep, and say so.
@@ -384,8 +384,9 @@ check(len(live_records) == n_grid, f"every run of the {n_grid}-run grid finished
 check(all(r["excess"] > 0 for r in live_records), "every run's excess is > 0")
 
 QUICK = os.environ.get("LESSON_QUICK") or os.path.join(ROOT, "docs", "quick", "runs.jsonl")
-print(f"\nthe quick preset (sweep.PRESETS['quick']): {json.dumps(sweep.PRESETS['quick'])}")
-quick_records = [r for r in records.read_records([QUICK], quiet=True) if r["status"] == "ok"] if os.path.exists(QUICK) else []
+print(f"\nthe quick preset's L(D) half (sweep.QUICK_DATA): {json.dumps(sweep.QUICK_DATA)}")
+quick_records = [r for r in records.read_records([QUICK], quiet=True) if r["status"] == "ok"
+                 and r.get("target", "sampled") == "sampled"] if os.path.exists(QUICK) else []
 if quick_records:
     print(f"full-size result: {len(quick_records)} records of `python sweep.py quick --out out/quick`, read from {QUICK}")
     MAIN, MAIN_NAME = quick_records, "the quick sweep (" + (os.path.relpath(QUICK, ROOT) if QUICK.startswith(ROOT) else QUICK) + ")"
