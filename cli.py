@@ -166,6 +166,15 @@ def parse_float(value):
     return number
 
 
+def is_number(text):
+    """Whether text parses as a number (parse_float)."""
+    try:
+        parse_float(text)
+        return True
+    except ValueError:
+        return False
+
+
 def parse_int(value):
     """A whole number from an int, an integral float (16.0) or its text."""
     if isinstance(value, bool):

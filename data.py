@@ -69,7 +69,8 @@ class Data:
     None. floor_population: the same minimum over the whole population the eval set is drawn from (the
     entropy rate, for walks with a stationary start), for reference, or None. expected_losses(log_probs,
     tokens): the (n, T) per-prediction cross-entropies against the true next-token distributions,
-    differentiable, what --target expected trains on; None where the truth is unknown (text)."""
+    differentiable, what --target expected trains on; None where the truth is unknown (text). chain: the
+    walk's chain.Graph (walk datasets only), for what needs P itself (the count baseline)."""
     name: str
     args: dict
     V: int
@@ -79,6 +80,7 @@ class Data:
     eval_tokens: torch.Tensor
     expected_loss: object
     expected_losses: object = None
+    chain: object = None
 
 
 def dataset_name(text):
@@ -200,7 +202,7 @@ def walk_data(cfg, device):
     return Data(graph.name, graph.args, graph.V, walks.eval_floor(eval_tokens[:, :-1], graph),
                 graph.loss_floor(cfg.start, cfg.block_size), batches, eval_tokens,
                 lambda log_probs, tokens: walks.expected_loss(log_probs, tokens[:, :-1], graph),
-                lambda log_probs, tokens: walks.expected_losses(log_probs, tokens[:, :-1], graph))
+                lambda log_probs, tokens: walks.expected_losses(log_probs, tokens[:, :-1], graph), graph)
 
 
 # -----------------------------------------------------------------------------

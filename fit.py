@@ -20,6 +20,8 @@ Reads only records on disk (JSON Lines, see DESIGN.md) or a CSV of (N, D, loss),
    (total, non-embedding, Kaplan's blocks-only; N_DEFS);
 5. compute-optimal N*(C) ∝ C^a and D*(C) ∝ C^b by Hoffmann et al.'s Approaches 1-3 and by minimising a
    small neural-network interpolation of L(N, D) along iso-FLOP lines (Barkeshli et al. 2026).
+1-5 fit the sampled-target runs only; expected-target runs (DESIGN.md, "Training targets") end at the model-size
+term L(N, D = ∞) − E, whose shape in N (power law, exponential or threshold) `infinite_data` reports apart.
 
 This file runs every fit (`analyse`), writes the report and is the command line; records.py reads the runs
 (load_runs), lawfit.py is the fitting core (laws, bootstrap, the optimiser and --compare's laws),
@@ -28,6 +30,7 @@ compute_optimal.py the compute-optimal estimators and --simulate, plots.py the p
 Units: N in parameters, D in tokens, C in FLOPs, L in nats per token. Logs are natural.
 """
 import os
+from types import SimpleNamespace
 # Every fit here is tiny (5 parameters, hundreds of points): BLAS threads only spin against the optimiser's
 # loop (they made scipy's L-BFGS-B 35x slower on a 2-core machine). Must be set before numpy loads OpenBLAS.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -37,12 +40,15 @@ import math
 import numpy as np
 
 import cli
+import data
+import walks
 from compute_optimal import (cluster_log, compute_optimal_closed_form, envelope_estimator, estimate_with_bootstrap,
                              interpolation_estimator, isoflop_bias, isoflop_estimator, pareto_frontier, simulate)
-from lawfit import (CI, DELTA, KEEP, N_BOOT, bootstrap_law, compare_families, fit_law, joint_fit, joint_spec,
-                    kaplan_spec, power_law_spec, separable_spec)
-from plots import plot_all, plot_efficiency
-from records import N_DEFS, FitError, best_runs, check_runs, load_runs, read_records, record_files
+from lawfit import (CI, DELTA, EXCESS_MIN, KEEP, MIN_SHAPE_POINTS, N_BOOT, bootstrap_law, compare_families,
+                    compare_shapes, fit_law, joint_fit, joint_spec, kaplan_spec, power_law_spec, separable_spec)
+from plots import plot_all, plot_efficiency, plot_infinite
+from records import (CONVERGED_FRACTION, CONVERGED_NATS, N_DEFS, FitError, check_runs, family_points, infinite_points,
+                     load_runs, read_records, record_files, shared_budget, split_families, target_of, width_at)
 
 NN_BOOT = 20        # bootstrap refits of the interpolation network (all fitted at once)
 MIN_POINTS_1D = 5   # distinct x a one-dimensional law needs: 3 parameters and 2 degrees of freedom left
@@ -208,6 +214,57 @@ def analyse(runs, E=None, delta=DELTA, n_boot=N_BOOT, nn_boot=NN_BOOT, seed=0, t
     out["sensitivity"] = sensitivity(runs, E, out["laws_1d"], delta)
     return out
 
+
+def infinite_data(records, n_def="total", n_boot=N_BOOT, seed=0, quiet=False):
+    """
+    The model-size term L(N, D = ∞) − E (nats) of expected-target ok records, one point per N (records.infinite_points).
+    A run neither within 1e-3 nats of the floor nor on a plateau (its excess fell by more than 10% of its final value
+    over its last decade of tokens) still holds part of the data term: it is reported (`unconverged`) and left out of
+    the fit, by that rule, never by how well it fits. The others' log excess is judged power law, exponential or
+    threshold in N by BIC (lawfit.compare_shapes), each point its own bootstrap unit (one experiment). `at_budget`:
+    the same judgement of every run at its own budget, an upper bound on L(N, inf) - E where a run is unconverged.
+    """
+    points = infinite_points(records, n_def)
+    kept = [p for p in points if p["converged"]]
+    out = dict(n_def=n_def, n_boot=n_boot, ci_level=CI, points=points, unconverged=[p["run"] for p in points if p not in kept])
+    if len(kept) < len(points) and len(points) >= MIN_SHAPE_POINTS:
+        out["at_budget"] = shapes_of(points, n_boot, seed, quiet)
+    if len(kept) < MIN_SHAPE_POINTS:
+        return dict(out, verdict=None, skipped=f"{len(kept)} converged runs; the shapes need {MIN_SHAPE_POINTS}")
+    shapes = shapes_of(kept, n_boot, seed, quiet)
+    won = {k: shapes["power_law"][k] for k in ("alpha", "ci")} if shapes["verdict"] == "power law" else {}
+    return dict(out, **won, **shapes)
+
+
+def shapes_of(points, n_boot, seed, quiet):
+    """lawfit.compare_shapes on the points' (N, excess), with the width at the threshold's N_c."""
+    shapes = compare_shapes([p["N"] for p in points], [p["excess"] for p in points], n_boot, seed, quiet=quiet)
+    if "N_c" in shapes["threshold"]:
+        shapes["threshold"]["width_c"] = width_at(points, shapes["threshold"]["N_c"])
+    return shapes
+
+def count_baseline(paths, seed=0):
+    """The count baseline beside the sampled-target runs of one walk dataset (walks.count_baseline on their own
+    graph, training stream and eval set; DESIGN.md, "The count baseline"), None for a dataset that is not a walk."""
+    recs = [r for r in read_records(paths, quiet=True) if r.get("status") == "ok" and r.get("excess") is not None
+            and target_of(r) == "sampled" and (r.get("config") or {}).get("graph") in data.GRAPHS]
+    if not recs:
+        return None
+    cfg = SimpleNamespace(**recs[0]["config"])  # the dataset's fields are all a Data needs
+    dataset, budgets = data.load_data(cfg, "cpu"), sorted({r["tokens"] for r in recs})
+    best = {D: min(r["excess"] for r in recs if r["tokens"] == D) for D in budgets}
+    return walks.count_baseline(dataset.chain, dataset.eval_tokens, dataset.floor, best, cfg.batch_size,
+                                cfg.block_size + 1, seed, cfg.start)
+
+
+def report_count(base):
+    """count_baseline's result as text lines."""
+    lines = ["Count baseline: P estimated from the transitions seen (add-k, k by leave-one-out on the training transitions)",
+             f"  {'D':>10} {'transformer':>12} {'counts':>10} {'counts reach it at':>19} {'multiplier':>10}"]
+    return lines + [f"  {p['D']:>10,} {p['model_excess']:>12.4g} {p['count_excess']:>10.4g} "
+                    f"{fmt(p['count_tokens']):>19} {fmt(p['multiplier']):>10}" for p in base["points"]]
+
+
 # -----------------------------------------------------------------------------
 # output: a readable table, JSON, plots
 
@@ -217,9 +274,8 @@ def fmt(v):
 
 
 def with_ci(fit, key):
-    lo, hi = fit.get("ci", {}).get(key, (None, None))
+    lo, hi = fit["ci"] if isinstance(fit.get("ci"), list) else fit.get("ci", {}).get(key, (None, None))
     return f"{fmt(fit[key]):>9} [{fmt(lo)}, {fmt(hi)}]"
-
 
 
 def report_laws(res, truth):
@@ -301,6 +357,31 @@ def report(res, truth=None):
     return "\n".join(head + report_laws(res, truth) + [""] + report_1d(res["laws_1d"]) + [""] + report_optimal(res, truth))
 
 
+def report_infinite(inf):
+    """infinite_data's result as text lines: the points, the BIC of each shape, the verdict and intervals."""
+    lines = [f"L(N, D = ∞) − E from expected-target runs (best lr per experiment, most tokens per N = {inf['n_def']}); "
+             f"converged: excess ≤ {CONVERGED_NATS:g} nats, or it fell ≤ {CONVERGED_FRACTION:.0%} of its final from D/10 to D",
+             f"  {'run':14} {'width':>6} {'N':>10} {'tokens':>10} {'excess':>10} {'drop':>10}  converged"]
+    lines += [f"  {p['run']!s:14} {p['width']!s:>6} {p['N']:>10.4g} {p['tokens']:>10.4g} {p['excess']:>10.3g} "
+              f"{fmt(p['drop']):>10}  {'yes' if p['converged'] else 'NO: left out'}"
+              f"{' (curve starts after D/10: drop from its first point)' * p['short']}" for p in inf["points"]]
+    lines += shape_lines(inf, "converged runs") if inf["verdict"] else [f"  shapes: skipped, {inf['skipped']}"]
+    return lines + (shape_lines(inf["at_budget"], "every run at its budget (an upper bound where unconverged)")
+                    if "at_budget" in inf else [])
+
+
+def shape_lines(shapes, which):
+    """The BIC of each shape, the verdict and the intervals of one compare_shapes result, as text lines."""
+    t, bic = shapes["threshold"], ", ".join(f"{k} {fmt(v)}" for k, v in shapes["bic"].items())
+    return [f"  {which}: log excess fitted by least squares on {shapes['n']} runs ({shapes['clipped']} clipped at "
+            f"{EXCESS_MIN:g} nats); BIC: {bic}", f"    verdict: {shapes['verdict']}, ΔBIC {shapes['delta_bic']:.3g} to the "
+            f"{shapes['runner_up']}; {CI}% intervals from bootstrap resamples of the runs",
+            f"    power law   α   {with_ci(shapes['power_law'], 'alpha')}",
+            f"    exponential s   {with_ci(shapes['exponential'], 's')} (N)",
+            f"    threshold   N_c {with_ci(t, 'N_c')} (N), width {fmt(t['width_c'])}" if "N_c" in t
+            else f"    threshold   {t['skipped']}"]
+
+
 def to_json(obj):
     """JSON-ready copy: arrays to lists, NaN and inf to null, keys starting with '_' and fit internals left out."""
     if isinstance(obj, dict):
@@ -314,15 +395,6 @@ def to_json(obj):
     if isinstance(obj, (float, np.floating)):
         return float(obj) if np.isfinite(obj) else None
     return obj
-
-
-def is_number(text):
-    """Whether text parses as a number (cli.parse_float)."""
-    try:
-        cli.parse_float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def floor_value(floor):
@@ -351,44 +423,8 @@ def parse_floor(runs, floor):
     return runs["floor"]
 
 # -----------------------------------------------------------------------------
-# parameter efficiency (--compare): records split into families, one point per width at a shared D; the
-# laws and the ratio of N at equal loss are lawfit.compare_families, the figure plots.plot_efficiency
-
-
-def family_label(record, fields):
-    """A run's family: 'field=value' for each of fields, read from the record's config."""
-    config = record.get("config") or {}
-    return ", ".join(f"{f}={config.get(f, record.get(f))}" for f in fields)
-
-
-def split_families(records, fields):
-    """{family label: its records}, labels sorted."""
-    families = {}
-    for r in records:
-        families.setdefault(family_label(r, fields), []).append(r)
-    return dict(sorted(families.items()))
-
-
-def family_points(records, label, D, n_def, min_widths=5):
-    """((N, L) of the best lr at each width, (N, L) of every lr tried) among a family's records of D tokens:
-    N parameters (params[n_def]), L nats per token."""
-    at_D = [r for r in records if r["tokens"] == D]
-    best = best_runs(at_D)
-    if len(best) < min_widths:
-        raise ValueError(f"{label}: {len(best)} widths at D = {D:,} tokens; a law L(N) needs {min_widths}")
-    return tuple((np.array([r["params"][n_def] for r in rs], float), np.array([r["loss"] for r in rs], float))
-                 for rs in (best, at_D))
-
-
-def shared_budget(families, min_widths=5):
-    """The largest D (tokens) at which every family {label: records} has min_widths widths."""
-    def widths(rs, D):
-        return len({r["config"].get("width") for r in rs if r["tokens"] == D})
-    shared = set.intersection(*({r["tokens"] for r in rs} for rs in families.values()))
-    D = max((D for D in shared if all(widths(rs, D) >= min_widths for rs in families.values())), default=None)
-    if D is None:
-        raise ValueError(f"no training budget D has {min_widths} widths in every family; compare them at one D")
-    return D
+# parameter efficiency (--compare): records split into families (records.split_families), one point per width
+# at a shared D; the laws and the ratio of N at equal loss are lawfit.compare_families, the figure plots.plot_efficiency
 
 
 def report_compare(laws, reference, D):
@@ -432,13 +468,9 @@ def check_args(args):
     if args.compare and (args.simulate or any(p.endswith(".csv") for p in args.paths)):  # configs name families
         raise FitError("--compare reads run records, not a CSV or --simulate")
     design = simulation_design(args) if args.simulate else None
-    cli.in_range("boot", args.boot, 1)
-    cli.in_range("seed", args.seed, 0)
-    cli.in_range("nn_boot", args.nn_boot, 1)
-    cli.in_range("delta", args.delta, 0, low_open=True)
-    cli.in_range("iso_tol", args.iso_tol, 0)
-    cli.in_range("sim_width", args.sim_width, 0, low_open=True)
-    cli.in_range("sim_noise", args.sim_noise, 0)
+    for name, low, low_open in (("boot", 1, False), ("seed", 0, False), ("nn_boot", 1, False), ("delta", 0, True),
+                                ("iso_tol", 0, False), ("sim_width", 0, True), ("sim_noise", 0, False)):
+        cli.in_range(name, getattr(args, name), low, low_open=low_open)
     floor = floor_value(args.floor)
     if args.json:  # never over one of the records or CSVs being fitted
         cli.check_distinct([("RESULTS", p) for p in record_files(args.paths)], [("--json", args.json)])
@@ -453,7 +485,8 @@ def compare_command(args):
     largest D at which every family has MIN_POINTS_1D widths (shared_budget), and each family's N ratio at
     equal loss against --reference."""
     fields = [f.strip() for f in args.compare.split(",") if f.strip()]
-    families = split_families([r for r in read_records(args.paths) if r.get("status") == "ok"], fields)
+    families = split_families([r for r in read_records(args.paths) if r.get("status") == "ok" and  # one target
+                                (target_of(r) == "sampled" or "target" in fields)], fields)
     if len(families) < 2:
         raise FitError(f"--compare {args.compare}: the ok runs form {len(families)} family; comparing needs 2")
     reference = args.reference or next((f for f in families if "param=mup" in f), next(iter(families)))
@@ -485,16 +518,25 @@ def fit_command(args):
         truth = dict(law, a=a, b=b, G=G)
     else:
         runs = load_runs(args.paths, args.n_def, args.all_runs, args.n_col, args.d_col, args.loss_col, args.c_col)
-    res = analyse(runs, parse_floor(runs, floor), args.delta, args.boot, args.nn_boot, args.seed, args.iso_tol,
-                  args.quiet)
+    inf = infinite_data(runs["expected"], args.n_def, args.boot, args.seed, args.quiet) if runs.get("expected") else None
+    res = analyse(runs, parse_floor(runs, floor), args.delta, args.boot, args.nn_boot, args.seed, args.iso_tol, args.quiet) \
+        if len(runs["L"]) or inf is None else dict(skipped="no sampled-target runs, which the (N, D) laws need")
     if truth:
         res["truth"] = truth
         res["isoflop_bias"] = isoflop_bias(law, budgets, args.sim_per_budget, tol=args.iso_tol)
-    print(report(res, truth))
+    print(f"Sampled-target fits: skipped, {res['skipped']}" if "skipped" in res else report(res, truth))
+    if inf:
+        res["infinite_data"] = inf
+        print("\n" + "\n".join(report_infinite(inf)))
+    base = None if design or "skipped" in res else count_baseline(args.paths, seed=0)
+    if base:
+        res["count_baseline"] = base
+        print("\n" + "\n".join(report_count(base)))
     if args.json:
         cli.write_json(args.json, to_json(res))
     if args.plot:
-        print(f"\nplots in {args.plot}: {', '.join(plot_all(res, runs, args.plot))}")
+        saved = ([] if "skipped" in res else plot_all(res, runs, args.plot)) + ([plot_infinite(inf, runs, args.plot)] if inf else [])
+        print(f"\nplots in {args.plot}: {', '.join(saved)}")
 
 
 def parser():
@@ -542,7 +584,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    if args.floor not in (None, "records") and not is_number(args.floor) and os.path.exists(args.floor):
+    if args.floor not in (None, "records") and not cli.is_number(args.floor) and os.path.exists(args.floor):
         # `--floor PATH`: a bare --floor followed by a path (a number is always a value, even if a file has its name)
         args.paths.insert(0, args.floor)
         args.floor = "records"

@@ -7,7 +7,8 @@ grid starts with the lowest objective; `bootstrap_law` refits it on resamples (m
 resampling units: runs, or blocks of runs that are not independent) for percentile intervals. Laws:
 E + Σ A_k·x_k^(−α_k) (joint L(N, D), one-dimensional power laws), E + A·exp(−x/scale), Kaplan et al. 2020's
 L(N, D), and the separable E + (B + A/N^α)/D^β. Parameter efficiency (compare_families) compares families
-of runs (SP, μP) by the ratio of N at equal loss of their laws L(N). The optimiser, at the end, is L-BFGS
+of runs (SP, μP) by the ratio of N at equal loss of their laws L(N); compare_shapes tells a power law, an
+exponential and a threshold in N apart by BIC (the model-size term of fit.infinite_data). The optimiser, at the end, is L-BFGS
 (Nocedal & Wright, Alg. 7.4) vectorised over many small independent problems: the fits refine a few grid
 starts per bootstrap resample, thousands of 5-parameter problems, and one numpy step for all of them beats a
 Python loop of scipy calls by orders of magnitude (bench_fit.py).
@@ -20,6 +21,8 @@ import sys
 import time
 
 import numpy as np
+from scipy.optimize import least_squares
+from scipy.special import expit
 
 
 DELTA = 1e-3        # Huber δ on log L (Hoffmann et al. 2022)
@@ -369,6 +372,134 @@ def compare_families(families, reference, n_boot=1000, seed=0, quiet=False):
         if label != reference:
             law["ratio"] = ratio_at(law, laws[reference], target)
     return laws
+
+# -----------------------------------------------------------------------------
+# the shape of the model-size term (fit.infinite_data): y = log(L(N, D = ∞) − E) against N as a power law, an
+# exponential or a threshold, each fitted by least squares on y and compared by BIC (Schwarz 1978)
+
+SHAPE_PARAMS = {"power law": 2, "exponential": 2, "threshold": 4}  # parameters of each shape
+MIN_SHAPE_POINTS = 3   # points compare_shapes needs: the 2-parameter shapes with a degree of freedom left
+EXCESS_MIN = 1e-6      # nats: the excess is clipped here before its log; about one float32 ulp of a loss near
+                       # 8 nats (4.8e-7 at 4), so a smaller excess is rounding, not measurement
+STEEPEST = 100.0       # the threshold's largest k, per unit log N: its step's 10-90% rise, 2·log(9)/k, is then
+                       # 0.044 in log N, finer than any width grid resolves, so an exact step stays a finite optimum
+THRESHOLD_RATES = (1.0, 4.0, 16.0)  # grid starts of k, per unit log N
+
+
+def shape_curve(shape, theta, logN):
+    """
+    y = log excess (log nats) at log N (N in parameters) of one shape: power law, θ = [a, α]: a − α·log N;
+    exponential, θ = [a, s]: a − N/s (s in parameters); threshold, θ = [lo, hi, k, log N_c]: a logistic step in
+    log N, lo + (hi − lo)/(1 + exp(k·(log N − log N_c))), at hi well below N_c and lo well above, k > 0.
+    """
+    if shape == "power law":
+        return theta[0] - theta[1] * logN
+    if shape == "exponential":
+        return theta[0] - np.exp(logN) / theta[1]
+    lo, hi, k, c = theta
+    return lo + (hi - lo) * expit(-k * (logN - c))
+
+
+def linear_shape(shape, logN, y, w):
+    """The power law [a, α] or the exponential [a, s] by weighted linear least squares in (a, α) or (a, 1/s),
+    N scaled by its largest value for conditioning; s = inf where the fitted 1/s is 0."""
+    top = logN.max()
+    x = logN if shape == "power law" else np.exp(logN - top)
+    sw = np.sqrt(w)
+    (a, b), *_ = np.linalg.lstsq(np.stack([sw, -sw * x], 1), sw * y, rcond=None)
+    return np.array([a, b]) if shape == "power law" else np.array([a, math.exp(top) / b if b else math.inf])
+
+
+def threshold_jacobian(theta, logN):
+    """d y / d θ of the threshold (n, 4), θ = [lo, hi, k, log N_c]."""
+    lo, hi, k, c = theta
+    s = expit(-k * (logN - c))
+    ds = (hi - lo) * s * (1 - s)
+    return np.stack([1 - s, s, -ds * (logN - c), ds * k], 1)
+
+
+def threshold_starts(logN, y):
+    """Grid starts of the threshold: the levels at the data's extremes, k from THRESHOLD_RATES, log N_c midway
+    between neighbouring measured log N (at most 6 of the midpoints, evenly chosen)."""
+    xs = np.unique(logN)
+    mids = (xs[1:] + xs[:-1]) / 2
+    mids = mids[np.unique(np.linspace(0, len(mids) - 1, min(6, len(mids))).round().astype(int))]
+    return np.array([[y.min(), y.max(), k, c] for k in THRESHOLD_RATES for c in mids])
+
+
+def threshold_shape(logN, y, w, starts, keep=None):
+    """
+    The threshold θ by scipy.optimize.least_squares (trust-region reflective, analytic Jacobian) on the
+    residuals weighted by w, from the `keep` starts of lowest weighted RSS (all by default); the lowest cost
+    wins. Bounds: log N_c within the measured log N (a step outside the data is not in it), and k from
+    4·log(9)/(the log N range) to STEEPEST: the 10-90% rise, 2·log(9)/k in log N, spans at most half the
+    measured range, so the step and a level on either side are in the data; a gentler logistic is a smooth
+    decline, which with lo → −∞, hi → ∞, k → 0 bends into the power law's line, 2 parameters dearer.
+    """
+    k_min = min(4 * math.log(9) / np.ptp(logN), STEEPEST / 2)
+    bounds = ([-np.inf, -np.inf, k_min, logN.min()], [np.inf, np.inf, STEEPEST, logN.max()])
+    sw = np.sqrt(w)
+    cost = [np.sum(w * (shape_curve("threshold", th, logN) - y) ** 2) for th in starts]
+    fits = [least_squares(lambda th: sw * (shape_curve("threshold", th, logN) - y), np.clip(x0, *bounds),
+                          jac=lambda th: sw[:, None] * threshold_jacobian(th, logN), bounds=bounds)
+            for x0 in starts[np.argsort(cost)[:keep]]]
+    return min(fits, key=lambda f: f.cost).x
+
+
+def shape_bic(shape, theta, logN, y):
+    """BIC = n·log(RSS/n) + p·log n (Schwarz 1978) of a shape on y: Gaussian residuals of one unknown variance,
+    the same for every shape, so it is not counted in p; RSS floored at 1e-300 (an exact fit). Also the rms."""
+    n, rss = len(y), float(np.sum((shape_curve(shape, theta, logN) - y) ** 2))
+    return n * math.log(max(rss, 1e-300) / n) + SHAPE_PARAMS[shape] * math.log(n), math.sqrt(rss / n)
+
+
+def shape_entry(shape, theta, ci, rms):
+    """One shape's fit as reported: its parameters by name (N_c in parameters), the interval of its bootstrapped
+    one, the rms residual in log excess, and θ for plotting (to_json leaves θ out)."""
+    names = dict(zip({"power law": ("a", "alpha"), "exponential": ("a", "s"),
+                      "threshold": ("lo", "hi", "k", "log_N_c")}[shape], map(float, theta)))
+    if shape == "threshold":
+        names["N_c"] = math.exp(names.pop("log_N_c"))
+    return dict(names, ci=ci, rms=rms, theta=theta)
+
+
+def compare_shapes(N, excess, n_boot=N_BOOT, seed=0, units=None, quiet=False):
+    """
+    Which shape y = log excess follows in N (parameters): the power law, the exponential and, with more points
+    than its 4 parameters, the threshold (shape_curve), each fitted by least squares on y (excess in nats,
+    clipped at EXCESS_MIN), compared by BIC (shape_bic): the verdict is the lowest, delta_bic the runner-up's
+    excess over it. Percentile intervals (CI%) of α, s and N_c from n_boot resamples of the units
+    (resample_weights; None: each point its own), every shape refitted on each, the threshold from its
+    full-data optimum and the grid start that screens best on the resample.
+    """
+    logN, excess = np.log(np.asarray(N, float)), np.asarray(excess, float)
+    y = np.log(np.maximum(excess, EXCESS_MIN))
+    n, starts = len(y), threshold_starts(logN, y)
+    shapes = [s for s, p in SHAPE_PARAMS.items() if n > p]
+
+    def fit_all(w, keep=None, warm=None):
+        fits = {s: linear_shape(s, logN, y, w) for s in shapes if s != "threshold"}
+        if "threshold" in shapes:
+            fits["threshold"] = threshold_shape(logN, y, w, starts if warm is None else np.vstack([warm, starts]), keep)
+        return fits
+
+    def drawn(w):  # the bootstrapped number of each shape: α, s, N_c
+        f = fit_all(w, 2, fits.get("threshold"))
+        return dict(alpha=f["power law"][1], s=f["exponential"][1],
+                    **({"N_c": math.exp(f["threshold"][3])} if "threshold" in f else {}))
+    fits = fit_all(np.ones(n))
+    bic = {s: shape_bic(s, fits[s], logN, y) for s in fits}
+    boot = bootstrap(lambda W: [drawn(w) for w in W], n, n_boot, seed, "shapes of L(N, D = ∞) − E", quiet, units=units)
+    ranked = sorted(bic, key=lambda s: bic[s][0])
+    out = dict(verdict=ranked[0], delta_bic=bic[ranked[1]][0] - bic[ranked[0]][0], runner_up=ranked[1], n=n,
+               units=boot["units"], clipped=int(np.sum(excess < EXCESS_MIN)), _samples=boot["samples"],
+               bic={s: bic[s][0] if s in bic else None for s in SHAPE_PARAMS})
+    for shape, key in (("power law", "alpha"), ("exponential", "s"), ("threshold", "N_c")):
+        out[shape.replace(" ", "_")] = shape_entry(shape, fits[shape], boot["ci"][key], bic[shape][1]) \
+            if shape in fits else dict(skipped=f"{n} points; its {SHAPE_PARAMS[shape]} parameters need at least "
+                                                f"{SHAPE_PARAMS[shape] + 1}")
+    return out
+
 
 # -----------------------------------------------------------------------------
 # the optimiser: L-BFGS on many problems at once

@@ -3,7 +3,8 @@ Every figure of the project, and the one matplotlib preamble they share: a file 
 servers or in CI), one way to save a figure, axis labels of parameter counts and readable ticks on log axes.
 The figures: the plots of `python fit.py ... --plot DIR` (loss vs N and vs D with the joint law, loss vs
 FLOPs with the frontier and the compute-optimal fits, IsoFLOP parabolas, bootstrap distributions,
-residuals), the parameter-efficiency comparison of `fit.py --compare` and the spectrum of a chain
+residuals; the model-size term L(N, D = ∞) − E of expected-target runs beside the sampled-target runs'
+excess), the parameter-efficiency comparison of `fit.py --compare` and the spectrum of a chain
 (`graphs.py --spectrum --plot`). Each takes numbers computed elsewhere (fit.analyse, lawfit.compare_families,
 chain.spectrum) and draws them; nothing is fitted here.
 
@@ -22,8 +23,8 @@ from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.ticker import (FixedLocator, FuncFormatter, LogLocator, MaxNLocator,  # noqa: E402
                                NullFormatter)
 
-from compute_optimal import compute_optimal_closed_form, pareto_frontier  # noqa: E402
-from lawfit import chinchilla_loss, n_at_loss  # noqa: E402
+from compute_optimal import cluster_log, compute_optimal_closed_form, pareto_frontier  # noqa: E402
+from lawfit import EXCESS_MIN, chinchilla_loss, n_at_loss, shape_curve  # noqa: E402
 
 # plain's abbreviations, (from, unit, suffix): trillion, billion, million, thousand (from 10,000: 5000 stays 5000)
 SUFFIXES = ((1e12, 1e12, "T"), (1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k"))
@@ -403,3 +404,85 @@ def plot_spectrum(spec, path, title=""):
     axes[1].set(ylabel="singular value", title="spectra of consecutive-token statistics")
     fig.suptitle(title, fontsize=10)
     savefig(fig, path)
+
+# -----------------------------------------------------------------------------
+# the model-size term (fit.py --plot, with expected-target runs): L − E against N for both training targets
+
+SHAPE_LINES = {"power law": "-", "exponential": "--", "threshold": "-."}  # plot_infinite: each fitted shape's line
+MAX_BUDGET_LINES = 8  # sampled_panel: more budgets than this are drawn as the largest D of each N
+
+
+def sampled_panel(ax, runs):
+    """The sampled-target runs' excess L − floor (nats) against N, one line per budget D (runs whose log D
+    lies within 0.1 share one, cluster_log), or the largest D of each N when there are more than
+    MAX_BUDGET_LINES budgets; a note where there are none with a known floor."""
+    if runs is None or not len(runs["L"]) or runs.get("floor") is None:
+        ax.text(0.5, 0.5, "no sampled-target runs\nwith a known floor", ha="center", va="center",
+                transform=ax.transAxes, color="0.4")
+        return
+    N, D, excess = runs["N"], runs["D"], runs["L"] - runs["floor"]
+    labels = cluster_log(D, 0.1)
+    groups = [labels == k for k in np.unique(labels)]
+    largest = len(groups) > MAX_BUDGET_LINES
+    if largest:
+        top = [max(np.flatnonzero(N == n), key=lambda i: D[i]) for n in np.unique(N)]
+        groups = [np.isin(np.arange(len(N)), top)]
+    norm = LogNorm(D.min(), D.max() * (1 + 1e-9))
+    for keep in groups:
+        order = np.argsort(N[keep])
+        d = float(np.exp(np.mean(np.log(D[keep]))))
+        label = "largest D of each N" if largest else f"D = {plain(d)} tokens"
+        ax.plot(N[keep][order], positive(excess[keep][order]), "o-", ms=4, lw=1.2, color=plt.cm.viridis(norm(d)),
+                label=label)
+    ax.legend(fontsize=7, title="training budget", title_fontsize=7, loc="best")
+
+
+def expected_panel(ax, inf):
+    """The expected-target runs' final excess (nats; converged filled, unconverged hollow, clipped at
+    EXCESS_MIN) against N, with each fitted shape over the converged runs' N: the verdict solid and thick,
+    the others thin, each with its BIC in the legend; and the verdict over every run at its budget (at_budget)."""
+    pts = inf["points"]
+    N, excess = np.array([p["N"] for p in pts], float), np.maximum([p["excess"] for p in pts], EXCESS_MIN)
+    done = np.array([p["converged"] for p in pts], bool)
+    if done.any():
+        ax.scatter(N[done], excess[done], s=30, color="C3", zorder=3, label="converged (fitted)")
+    if (~done).any():
+        ax.scatter(N[~done], excess[~done], s=30, facecolors="none", edgecolors="C3", zorder=3,
+                   label="not converged (left out)")
+    if "at_budget" in inf:  # every run at its budget: an upper bound where a run is unconverged
+        every, xs = inf["at_budget"], np.log(np.geomspace(N.min(), N.max(), 200))
+        ax.plot(np.exp(xs), np.exp(shape_curve(every["verdict"], every[every["verdict"].replace(" ", "_")]["theta"], xs)),
+                color="C0", lw=1.5, label=f"every run at its budget: {every['verdict']}, ΔBIC {every['delta_bic']:.1f} "
+                                          f"to the {every['runner_up']}")
+    if inf.get("verdict") is None:
+        return
+    xs = np.log(np.geomspace(N[done].min(), N[done].max(), 200))
+    for shape, bic in inf["bic"].items():
+        if bic is None:
+            continue
+        won = shape == inf["verdict"]
+        label = (f"{shape}, the verdict: BIC {bic:.1f}, ΔBIC {inf['delta_bic']:.1f} to the {inf['runner_up']}"
+                 if won else f"{shape}: BIC {bic:.1f}")
+        ax.plot(np.exp(xs), np.exp(shape_curve(shape, inf[shape.replace(" ", "_")]["theta"], xs)), color="k",
+                ls=SHAPE_LINES[shape], lw=1.8 if won else 0.8, alpha=1 if won else 0.6, label=label)
+
+
+def plot_infinite(inf, runs, outdir):
+    """infinite_data.png in outdir, two panels sharing log axes: L − E (nats per token, E the floor)
+    against N: left, the sampled-target runs at their budgets D (sampled_panel; runs: records.load_runs'
+    arrays, or None); right, the expected-target runs, L(N, D = ∞) − E, with the fitted shapes
+    (expected_panel; inf: fit.infinite_data's result). Returns the file name."""
+    fig, (left, right) = figure(1, 2, figsize=(12, 5.4), sharex=True, sharey=True)
+    sampled_panel(left, runs)
+    expected_panel(right, inf)
+    left.set(title="sampled target: L(N, D) − E at each budget D", ylabel="excess loss L − E (nats per token)")
+    right.set(title="expected target: L(N, D = ∞) − E (final excess)")
+    for ax in (left, right):
+        ax.set(xscale="log", yscale="log", xlabel=n_label(inf["n_def"]))
+        ax.title.set_fontsize(10)
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, title_fontsize=7,  # off the data
+                 title=f"no shape fitted: {inf['skipped']}" if inf.get("skipped") else None)
+    for axis in (left.xaxis, left.yaxis):  # shared with the right panel's
+        log_ticks(axis)
+    savefig(fig, os.path.join(outdir, "infinite_data.png"), dpi=DPI)
+    return "infinite_data.png"

@@ -16,6 +16,8 @@ Run records: one JSON object per line in `*.jsonl` files (DESIGN.md, "The run re
 - `load_runs`, `runs_from_records`, `read_csv`: records (or a CSV) read as arrays of points, N in parameters,
   D in tokens, C in FLOPs, L in nats, each with its bootstrap unit (`resampling_units`); `check_records` and
   `check_runs` refuse what cannot be fitted, raising FitError.
+- `target_of`, `infinite_points`: what a run trained against (sampled or expected), and the expected-target
+  runs as points of L(N, D = ∞) − E, one per N, each judged converged or not over its last decade of tokens.
 """
 import csv
 import dataclasses
@@ -284,8 +286,9 @@ def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
 
 
 def load_runs(paths, n_def="total", all_runs=False, n_col="N", d_col="D", loss_col="loss", c_col=None):
-    """Runs from CSV files (columns as read_csv) or run records: ok runs only, N = params[n_def], reduced by
-    best_runs unless all_runs; with the source, the count of runs not ok and of ok records."""
+    """Runs from CSV files (columns as read_csv) or run records: ok sampled-target runs only (target_of),
+    N = params[n_def], reduced by best_runs unless all_runs; with the source, the count of runs not ok and of ok
+    sampled-target records, and the ok expected-target records, unreduced, as `expected`."""
     for p in paths:  # a directory is searched for *.jsonl; a file must say what it is
         if os.path.isfile(p) and not p.lower().endswith((".csv", ".jsonl")):
             raise FitError(f"{p}: fit.py reads run records (*.jsonl) or comma-separated files (*.csv)")
@@ -302,11 +305,13 @@ def load_runs(paths, n_def="total", all_runs=False, n_col="N", d_col="D", loss_c
         raise FitError(f"no run records in {', '.join(paths)}")
     ok = [r for r in records if r.get("status") == "ok"]
     check_records(ok, n_def)
+    sampled = [r for r in ok if target_of(r) == "sampled"]  # the expected-target runs are fitted apart
     try:
-        runs = runs_from_records(ok if all_runs else best_runs(ok), n_def)
+        runs = runs_from_records(sampled if all_runs else best_runs(sampled), n_def)
     except (KeyError, TypeError, ValueError) as e:
         raise FitError(f"a run record lacks or mangles the key {e}")
-    runs.update(source=", ".join(paths), not_ok=len(records) - len(ok), records=len(ok))
+    runs.update(source=", ".join(paths), not_ok=len(records) - len(ok), records=len(sampled),
+                expected=[r for r in ok if target_of(r) == "expected"])
     return runs
 
 
@@ -352,3 +357,115 @@ def git_commit():
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+# -----------------------------------------------------------------------------
+# families of runs (fit.py --compare): records split by config fields, one point per width at a shared D
+
+def family_label(record, fields):
+    """A run's family: 'field=value' for each of fields, read from the record's config."""
+    config = record.get("config") or {}
+    return ", ".join(f"{f}={config.get(f, record.get(f))}" for f in fields)
+
+
+def split_families(records, fields):
+    """{family label: its records}, labels sorted."""
+    families = {}
+    for r in records:
+        families.setdefault(family_label(r, fields), []).append(r)
+    return dict(sorted(families.items()))
+
+
+def family_points(records, label, D, n_def, min_widths=5):
+    """((N, L) of the best lr at each width, (N, L) of every lr tried) among a family's records of D tokens:
+    N parameters (params[n_def]), L nats per token."""
+    at_D = [r for r in records if r["tokens"] == D]
+    best = best_runs(at_D)
+    if len(best) < min_widths:
+        raise ValueError(f"{label}: {len(best)} widths at D = {D:,} tokens; a law L(N) needs {min_widths}")
+    return tuple((np.array([r["params"][n_def] for r in rs], float), np.array([r["loss"] for r in rs], float))
+                 for rs in (best, at_D))
+
+
+def shared_budget(families, min_widths=5):
+    """The largest D (tokens) at which every family {label: records} has min_widths widths."""
+    def widths(rs, D):
+        return len({r["config"].get("width") for r in rs if r["tokens"] == D})
+    shared = set.intersection(*({r["tokens"] for r in rs} for rs in families.values()))
+    D = max((D for D in shared if all(widths(rs, D) >= min_widths for rs in families.values())), default=None)
+    if D is None:
+        raise ValueError(f"no training budget D has {min_widths} widths in every family; compare them at one D")
+    return D
+
+
+# -----------------------------------------------------------------------------
+# training targets (DESIGN.md, "Training targets"): sampled-target runs make the (N, D) laws; an
+# expected-target run ends at the model-size term L(N, D = ∞) − E alone, fitted apart (fit.infinite_data)
+
+TARGETS = ("sampled", "expected")   # a record's `target`
+# Converged: at the floor to 1e-3 nats (the precision the project asks of an expected-target run), or a plateau
+# above it, the excess having fallen by at most 10% of its final value over the last decade of tokens
+# (last_decade). Under cosine the last decade holds the anneal, which lowers the loss most: a strict test.
+CONVERGED_FRACTION, CONVERGED_NATS = 0.1, 1e-3
+
+
+def target_of(record):
+    """What a record's training loss was against: its `target`, "sampled" for a record written before the key
+    existed; FitError for any other value."""
+    target = record.get("target") or "sampled"
+    if target not in TARGETS:
+        raise FitError(f"run {record.get('run', '?')}: target {target!r} is neither sampled nor expected")
+    return target
+
+
+def last_decade(record):
+    """
+    How far a run's excess (curve loss − floor, nats) fell over its last decade of tokens: from D/10 (D the
+    record's tokens; the curve interpolated linearly in log tokens there, or its first point where it starts
+    later) to the final excess, loss − floor. Returns (drop in nats, the tokens it is measured from, whether the
+    curve started after D/10); (nan, nan, True) without a curve.
+    """
+    curve = np.array(record.get("curve") or [], float).reshape(-1, 2)
+    if not len(curve):
+        return math.nan, math.nan, True
+    tokens, excess = curve[:, 0], curve[:, 1] - record["floor"]
+    start = max(record["tokens"] / 10, tokens.min())
+    at_start = float(np.interp(math.log(start), np.log(tokens), excess))
+    return at_start - (record["loss"] - record["floor"]), start, bool(tokens.min() > record["tokens"] / 10)
+
+
+def infinite_point(record, n_def):
+    """One point of infinite_points: {run, width, N (params[n_def]), tokens, excess (loss − floor, nats),
+    converged, drop (nats), drop_from (tokens), short (the curve started after D/10)}."""
+    if record.get("floor") is None:
+        raise FitError(f"run {record.get('run', '?')}: an expected-target record without a floor")
+    excess = record["loss"] - record["floor"]
+    drop, start, short = last_decade(record)
+    converged = bool(excess <= CONVERGED_NATS or drop <= CONVERGED_FRACTION * excess)  # NaN drop: not converged
+    width = record.get("width", (record.get("config") or {}).get("width"))
+    return dict(run=record.get("run"), width=width, N=record["params"][n_def], tokens=record["tokens"],
+                excess=excess, converged=converged, drop=drop, drop_from=start, short=short)
+
+
+def infinite_points(records, n_def="total"):
+    """
+    The points of fit.infinite_data from expected-target ok records: the best lr of each experiment
+    (best_runs, whose loss and curve are the seed means), then at each N (params[n_def]) the run of the most
+    tokens (of equal tokens, the lowest loss), as infinite_point dicts sorted by N.
+    """
+    check_records(records, n_def)
+    best = {}
+    for r in best_runs(records):
+        N = r["params"][n_def]
+        if N not in best or (r["tokens"], -r["loss"]) > (best[N]["tokens"], -best[N]["loss"]):
+            best[N] = r
+    return [infinite_point(best[N], n_def) for N in sorted(best)]
+
+
+def width_at(points, N):
+    """The width at N parameters, interpolated linearly in log width against log N over infinite_points' points
+    (sorted by N; clamped to the end points outside them); None when a point has no width."""
+    if any(p["width"] is None for p in points):
+        return None
+    logN, log_width = (np.log([float(p[k]) for p in points]) for k in ("N", "width"))
+    return float(np.exp(np.interp(math.log(N), logN, log_width)))

@@ -20,9 +20,8 @@ run's last checkpoint (DIR/ckpt); Ctrl-C or SIGTERM stops every worker, removes 
 releases their claims (`parallel`).
 
 Runs that differ only in lr, seed, weight decay or embedding lr train together as one *ensemble*
-(ensemble.py) through train.py's loop, on GPUs where that is faster. Under --schedule wsd, the runs of a
-*family* (runs that differ only in tokens) share their warmup and stable phase: it is trained once, and each
-budget's cooldown branches from it (train_budgets), each branch exactly the run its budget gives alone.
+(ensemble.py) through train.py's loop. Under --schedule wsd, a *family* (runs that differ only in tokens)
+trains its warmup and stable phase once and branches each budget's cooldown from it (train_budgets).
 """
 import contextlib
 import copy
@@ -47,22 +46,17 @@ import records
 import train
 from model import GPT, GPTConfig, NOMINAL_FLOPS, pick_device
 
-# The first scaling law of docs/results.md, in two halves ("A first scaling law", "The two terms apart"),
-# both on ER 250 nodes / 1250 edges (mean degree 10).
-QUICK_DATA = dict(  # L(D), sampled targets: designed from measured pilots. Six widths above the capacity
-    # threshold (width 8 plateaus at 1.7 nats of excess) spanning a decade of non-embedding N, eight budgets
-    # spanning 1.5 decades of D after the early transient, and wsd, so the eight budgets of a width share one
-    # stable phase (half the tokens of eight cosine runs). muP with base width 16 at lr 2^-3, SP's best at
-    # width 16 (where the two are one model), transferred: at 1.45M tokens it beats SP tuned at every width
-    # (docs/results.md, "SP against muP at equal loss").
-    nodes=250, edges=1250, width=[16, 24, 32, 40, 48, 64],
-    tokens=["190k", "330k", "540k", "890k", "1.45M", "2.4M", "3.9M", "6.3M"], param="mup", base_width=16,
-    lr=2 ** -3, head_dim=8, batch_size=50, schedule="wsd", warmup_tokens="50k", eval_walks=100)
-QUICK_MODEL = dict(  # L(N, D = inf), expected targets: no label noise, so what is left is the model-size term.
-    # Six widths across the threshold docs/infinite measured on this graph (between widths 8 and 16), muP
-    # base width 32 at lr 0.02 without weight decay, the settings of docs/infinite, 4M tokens each.
-    nodes=250, edges=1250, width=[4, 8, 12, 16, 24, 32], head_dim=4, param="mup", base_width=32, lr=0.02,
-    weight_decay=0, target="expected", tokens="4M")
+# The first scaling law of docs/results.md, in two halves on ER 250 nodes / 1250 edges (mean degree 10).
+# L(D), sampled targets, from measured pilots ("A first scaling law"): six widths above the capacity threshold
+# spanning a decade of non-embedding N, eight budgets over 1.5 decades of D, wsd (a width's budgets share one
+# stable phase), muP base width 16 at lr 2^-3 (SP's best at width 16, transferred: "SP against muP").
+QUICK_DATA = dict(nodes=250, edges=1250, width=[16, 24, 32, 40, 48, 64], param="mup", base_width=16, lr=2 ** -3,
+                  tokens=["190k", "330k", "540k", "890k", "1.45M", "2.4M", "3.9M", "6.3M"], head_dim=8,
+                  batch_size=50, schedule="wsd", warmup_tokens="50k", eval_walks=100)
+# L(N, D = inf), expected targets ("The two terms apart"): six widths across the threshold measured on this
+# graph (between widths 8 and 16), with docs/infinite's settings, 4M tokens each.
+QUICK_MODEL = dict(nodes=250, edges=1250, width=[4, 8, 12, 16, 24, 32], head_dim=4, param="mup", base_width=32,
+                   lr=0.02, weight_decay=0, target="expected", tokens="4M")
 PRESETS = {"quick": [QUICK_DATA, QUICK_MODEL]}
 MAX_RUNS = 100_000  # a larger grid is refused before its configs are built (each takes ~0.3 ms to check)
 STOP_WAIT = 30  # seconds a stopped worker gets to remove its temporary files and release its claims
@@ -237,10 +231,9 @@ def failed_record(cfg, error):
 
 
 def train_claimed(mine, out, path, trainer, name):
-    """Train the runs of mine (claimed by this process) that nobody has finished, through
-    trainer(runs, ckpt), an iterable of (config, record); each record is appended to path as it comes
-    (a failed record for every run left when training raises), and yielded. The checkpoint is removed once
-    every run is recorded (a save cut short removes its own temporary file: model.save_atomic)."""
+    """Train the runs of mine (claimed here) nobody has finished through trainer(runs, ckpt), an iterable of
+    (config, record); append each record to path as it comes (a failed record for every run left if training
+    raises) and yield it. The checkpoint is removed once every run is recorded."""
     done = finished(out)  # another process may have finished a run since this one listed the grid
     todo = [c for c in mine if c.run_id() not in done]
     if not todo:
@@ -273,10 +266,10 @@ def append(path, cfg, record):
 
 def run(configs, out, trainer, cost, shard=(0, 1), plan=lambda todo: [[c] for c in todo], name=checkpoint_name,
         log=print):
-    """Run this shard's unfinished configs in the batches of runs plan(todo) makes (runs trained together),
-    each through trainer(runs, ckpt_path) -> (config, record) pairs, checkpointing to ckpt/<name(runs)>.pt;
-    cost(config) is its FLOPs, for the ETA. A run another live process holds is skipped, and said so (and
-    again at the end if it is still unfinished). Returns the records of this call's runs that failed."""
+    """Run this shard's unfinished configs in the lists of runs trained together that plan(todo) makes, each
+    through trainer(runs, ckpt_path) -> (config, record) pairs, checkpointing to ckpt/<name(runs)>.pt; cost(config)
+    is its FLOPs, for the ETA. A run another live process holds is skipped, and said so (again at the end if it
+    is unfinished). Returns the records of this call's runs that failed."""
     mine = configs[shard[0]::shard[1]]
     done = finished(out)
     todo = [c for c in mine if c.run_id() not in done]
@@ -306,8 +299,7 @@ def run(configs, out, trainer, cost, shard=(0, 1), plan=lambda todo: [[c] for c 
     return failed
 
 
-def skip_held(configs, out, log):
-    """Say, for each of configs (runs another live process holds), that this process skips it; their ids."""
+def skip_held(configs, out, log):  # runs another live process holds: say each is skipped; their ids
     for cfg in configs:
         log(f"skipped {cfg.run_id()}: another live process holds its claim "
             f"({cli.holder(os.path.join(out, 'claims', cfg.run_id()))})")
@@ -363,7 +355,7 @@ def watch_parent(parent):
 
 
 # ---------------------------------------------------------------------------------------------------
-# the cost of a run, known before anything is built
+# runs trained together: ensembles, the wsd family's shared stable phase, and their cost known in advance
 
 @functools.lru_cache(maxsize=None)
 def shape_counts(shape):
@@ -381,10 +373,7 @@ def estimated_flops(cfg):
     return shape_counts(shape)[1] * cfg.steps * cfg.batch_size * cfg.block_size
 
 
-# ---------------------------------------------------------------------------------------------------
-# runs trained together: ensembles, and the wsd family's shared stable phase
-
-def shares_stable_phase(runs):
+def shares_stable_phase(runs):  # a wsd family of several budgets
     return all(c.schedule == "wsd" for c in runs) and len({c.tokens for c in runs}) > 1
 
 
@@ -571,17 +560,14 @@ def measured_rate(path):
 
 def rates_by_width(path, table):
     """{width: FLOP/s} from bench.py --gpu's table {"64": {"achieved_flops": 1.2e13, ...}, ...}; a ValueError
-    naming path for a table of any other shape (a list, a rate that is text, not positive or not finite)."""
-    shape = 'an object {"<width>": {"achieved_flops": FLOP/s > 0}, ...} as `bench.py --gpu --json` writes'
-    if not isinstance(table, dict) or not table:
-        raise ValueError(f"{path}: achieved_flops must be {shape}, got {json.dumps(table)[:60]}")
+    naming path for a table of any other shape."""
     measured = {}
-    for width, entry in table.items():
+    for width, entry in table.items() if isinstance(table, dict) and table else [("", table)]:
         rate = entry.get("achieved_flops") if isinstance(entry, dict) else None
         if not (width.isdigit() and int(width) > 0 and isinstance(rate, (int, float)) and not isinstance(rate, bool)
                 and math.isfinite(rate) and rate > 0):
-            raise ValueError(f"{path}: achieved_flops must be {shape}; its entry {json.dumps(width)} is "
-                             f"{json.dumps(entry)[:60]}")
+            raise ValueError(f"{path}: achieved_flops must be an object {{\"<width>\": {{\"achieved_flops\": FLOP/s > 0}}, "
+                             f"...}} as `bench.py --gpu --json` writes; got {json.dumps(entry if width else table)[:60]}")
         measured[int(width)] = rate
     return measured
 

@@ -383,3 +383,24 @@ def count_curve(graph, budgets, batch_size, length, eval_tokens, seed=0, start="
         k = loo_smoothing(counts, graph)
         out.append((seen * per_batch, k, count_loss(counts, k, eval_tokens, graph)))
     return out
+
+
+def count_baseline(graph, eval_tokens, floor, best, batch_size, length, seed=0, start="stationary"):
+    """
+    The count estimator against trained models: count_curve on a log grid from 1k tokens to the largest budget
+    (and at every budget D of best, {D: the models' best excess, nats}), and at each D the count estimator's
+    excess, the tokens it needs to reach the models' excess (where its curve first falls to it, interpolated in
+    log-log) and the models' token multiplier D / those tokens. floor: the eval set's (eval_floor).
+    """
+    grid = sorted({int(d) for d in np.geomspace(1000, max(best), 30)} | set(best))
+    curve = count_curve(graph, grid, batch_size, length, eval_tokens, seed, start)
+    excess = np.array([loss for _, _, loss in curve]) - floor
+    points = []
+    for D, target in sorted(best.items()):
+        below = np.flatnonzero(excess <= target)
+        i = int(below[0]) if len(below) else 0
+        at = math.exp(np.interp(math.log(target), np.log([excess[i], excess[i - 1]]),
+                                np.log([grid[i], grid[i - 1]]))) if i else None
+        points.append(dict(D=D, model_excess=target, count_excess=float(excess[grid.index(D)]), count_tokens=at,
+                           multiplier=D / at if at else None))
+    return dict(seed=seed, curve=[[D, k, float(e)] for D, (_, k, _), e in zip(grid, curve, excess)], points=points)
