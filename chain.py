@@ -12,6 +12,7 @@ Zipf-like transition probabilities. graphs.py builds the ensembles on top of thi
 All entropies and losses are in nats; "per prediction" means per predicted token.
 """
 
+import itertools
 import math
 import sys
 from dataclasses import dataclass, field
@@ -389,3 +390,88 @@ def spectrum(graph, window=None, k=100):
         semicircle_ratio=None if graph.directed else adjacency_bulk_edge(graph),
         singular_values_joint=sv_joint, singular_values_P=sv_P, stationary_ranked=np.sort(pi)[::-1],
     )
+
+
+# -----------------------------------------------------------------------------
+# the count baseline: P estimated from the transitions a learner has seen
+
+SMOOTHING_GRID = np.logspace(-8, 1, 91)  # add-k values the leave-one-out rule chooses among (k -> 0: the MLE)
+
+
+def transition_counts(batches, graph):
+    """How often each transition (each nonzero of P, in P's CSR order) occurs in the walks of batches (an
+    iterable of (B, T+1) token tensors or arrays): a learner that saw those D = B·T predictions knows these."""
+    P = graph.P
+    rows = np.repeat(np.arange(graph.V, dtype=np.int64), np.diff(P.indptr))
+    keys = rows * graph.V + P.indices  # sorted: CSR rows in order, columns sorted within a row
+    counts = np.zeros(P.nnz, dtype=np.int64)
+    for b in batches:
+        b = np.asarray(b.cpu() if hasattr(b, 'cpu') else b, dtype=np.int64)
+        pairs = (b[:, :-1] * graph.V + b[:, 1:]).ravel()
+        counts += np.bincount(np.searchsorted(keys, pairs), minlength=P.nnz)
+    return counts
+
+
+def loo_smoothing(counts, graph, grid=SMOOTHING_GRID):
+    """The add-k smoothing of q(j|i) = (c_ij + k) / (c_i + k·V) that maximises the leave-one-out
+    log-likelihood of the training transitions themselves, Σ c_ij log((c_ij − 1 + k) / (c_i − 1 + k·V))
+    (Ney, Essen & Kneser 1994 set their discounts by leave-one-out): a rule that looks at the training data
+    only, never at the eval set. Only observed transitions enter (c_ij ≥ 1), and they lie on P's support."""
+    row_total = np.add.reduceat(counts, graph.P.indptr[:-1]) * (np.diff(graph.P.indptr) > 0)
+    c = counts.astype(float)
+    total = np.repeat(row_total, np.diff(graph.P.indptr)).astype(float)
+    seen = c > 0
+    scores = [np.sum(c[seen] * (np.log(c[seen] - 1 + k) - np.log(total[seen] - 1 + k * graph.V))) for k in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+def count_loss(counts, k, eval_tokens, graph):
+    """The expected eval loss, nats per prediction, of the add-k count estimate q of P: the mean over the
+    eval inputs x of −Σ_j P[x, j] log q(j | x), with q(j|i) = (c_ij + k) / (c_i + k·V) (an unseen row: the
+    uniform 1/V). eval_tokens: the (n, T+1) eval walks; minus the eval floor it is the count learner's excess."""
+    P, indptr = graph.P, graph.P.indptr
+    row_total = np.add.reduceat(counts, indptr[:-1]) * (np.diff(indptr) > 0)
+    total = np.repeat(row_total, np.diff(indptr))
+    cross_entropy = np.zeros(graph.V)
+    terms = -P.data * (np.log(counts + k) - np.log(total + k * graph.V))
+    np.add.at(cross_entropy, np.repeat(np.arange(graph.V), np.diff(indptr)), terms)
+    x = np.asarray(eval_tokens[:, :-1].cpu() if hasattr(eval_tokens, 'cpu') else eval_tokens[:, :-1])
+    return float(cross_entropy[x.ravel()].mean())
+
+
+def count_curve(graph, budgets, stream, eval_tokens):
+    """The count baseline along token budgets (predictions, ascending): for each D, the add-k estimate of P
+    from the first D / (B·T) batches of stream (the (B, T+1) training walks a run sees: walks.fresh_batches
+    of its seed), k chosen by loo_smoothing, and its expected eval loss. Returns [(D, k, loss)]."""
+    counts, seen, out, first = None, 0, [], next(stream)
+    per_batch = first.shape[0] * (first.shape[1] - 1)
+    stream = itertools.chain([first], stream)
+    for D in budgets:
+        new = max(0, math.ceil(D / per_batch) - seen)
+        more = transition_counts((next(stream) for _ in range(new)), graph)
+        counts, seen = more if counts is None else counts + more, seen + new
+        k = loo_smoothing(counts, graph)
+        out.append((seen * per_batch, k, count_loss(counts, k, eval_tokens, graph)))
+    return out
+
+
+def count_baseline(graph, eval_tokens, floor, best, stream):
+    """
+    The count estimator against trained models: count_curve on stream (a run's training walks) on a log grid
+    from 1k tokens to the largest budget and at every budget D of best ({D: the models' best excess, nats}), and
+    at each D the count estimator's
+    excess, the tokens it needs to reach the models' excess (where its curve first falls to it, interpolated in
+    log-log) and the models' token multiplier D / those tokens. floor: the eval set's (eval_floor).
+    """
+    grid = sorted({int(d) for d in np.geomspace(1000, max(best), 30)} | set(best))
+    curve = count_curve(graph, grid, stream, eval_tokens)
+    excess = np.array([loss for _, _, loss in curve]) - floor
+    points = []
+    for D, target in sorted(best.items()):
+        below = np.flatnonzero(excess <= target)
+        i = int(below[0]) if len(below) else 0
+        at = math.exp(np.interp(math.log(target), np.log([excess[i], excess[i - 1]]),
+                                np.log([grid[i], grid[i - 1]]))) if i else None
+        points.append(dict(D=D, model_excess=target, count_excess=float(excess[grid.index(D)]), count_tokens=at,
+                           multiplier=D / at if at else None))
+    return dict(curve=[[D, k, float(e)] for D, (_, k, _), e in zip(grid, curve, excess)], points=points)

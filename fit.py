@@ -39,6 +39,7 @@ import math
 
 import numpy as np
 
+import chain
 import cli
 import data
 import walks
@@ -218,8 +219,8 @@ def analyse(runs, E=None, delta=DELTA, n_boot=N_BOOT, nn_boot=NN_BOOT, seed=0, t
 def infinite_data(records, n_def="total", n_boot=N_BOOT, seed=0, quiet=False):
     """
     The model-size term L(N, D = ∞) − E (nats) of expected-target ok records, one point per N (records.infinite_points).
-    A run neither within 1e-3 nats of the floor nor on a plateau (its excess fell by more than 10% of its final value
-    over its last decade of tokens) still holds part of the data term: it is reported (`unconverged`) and left out of
+    A run neither within 1e-3 nats of the floor nor on a plateau (its excess fell by more than max(10% of its final
+    value, 1e-3 nats) over its last decade of tokens) still holds part of the data term: it is reported (`unconverged`) and left out of
     the fit, by that rule, never by how well it fits. The others' log excess is judged power law, exponential or
     threshold in N by BIC (lawfit.compare_shapes), each point its own bootstrap unit (one experiment). `at_budget`:
     the same judgement of every run at its own budget, an upper bound on L(N, inf) - E where a run is unconverged.
@@ -244,7 +245,7 @@ def shapes_of(points, n_boot, seed, quiet):
     return shapes
 
 def count_baseline(paths, seed=0):
-    """The count baseline beside the sampled-target runs of one walk dataset (walks.count_baseline on their own
+    """The count baseline beside the sampled-target runs of one walk dataset (chain.count_baseline on their own
     graph, training stream and eval set; DESIGN.md, "The count baseline"), None for a dataset that is not a walk."""
     recs = [r for r in read_records(paths, quiet=True) if r.get("status") == "ok" and r.get("excess") is not None
             and target_of(r) == "sampled" and (r.get("config") or {}).get("graph") in data.GRAPHS]
@@ -253,8 +254,8 @@ def count_baseline(paths, seed=0):
     cfg = SimpleNamespace(**recs[0]["config"])  # the dataset's fields are all a Data needs
     dataset, budgets = data.load_data(cfg, "cpu"), sorted({r["tokens"] for r in recs})
     best = {D: min(r["excess"] for r in recs if r["tokens"] == D) for D in budgets}
-    return walks.count_baseline(dataset.chain, dataset.eval_tokens, dataset.floor, best, cfg.batch_size,
-                                cfg.block_size + 1, seed, cfg.start)
+    stream = walks.fresh_batches(dataset.chain, cfg.batch_size, cfg.block_size + 1, seed, "cpu", cfg.start)
+    return dict(seed=seed, **chain.count_baseline(dataset.chain, dataset.eval_tokens, dataset.floor, best, stream))
 
 
 def report_count(base):
@@ -360,7 +361,8 @@ def report(res, truth=None):
 def report_infinite(inf):
     """infinite_data's result as text lines: the points, the BIC of each shape, the verdict and intervals."""
     lines = [f"L(N, D = ∞) − E from expected-target runs (best lr per experiment, most tokens per N = {inf['n_def']}); "
-             f"converged: excess ≤ {CONVERGED_NATS:g} nats, or it fell ≤ {CONVERGED_FRACTION:.0%} of its final from D/10 to D",
+             f"converged: excess ≤ {CONVERGED_NATS:g} nats, or it fell ≤ max({CONVERGED_FRACTION:.0%} of its final, "
+             f"{CONVERGED_NATS:g}) from D/10 to D",
              f"  {'run':14} {'width':>6} {'N':>10} {'tokens':>10} {'excess':>10} {'drop':>10}  converged"]
     lines += [f"  {p['run']!s:14} {p['width']!s:>6} {p['N']:>10.4g} {p['tokens']:>10.4g} {p['excess']:>10.3g} "
               f"{fmt(p['drop']):>10}  {'yes' if p['converged'] else 'NO: left out'}"

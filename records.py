@@ -404,8 +404,8 @@ def shared_budget(families, min_widths=5):
 
 TARGETS = ("sampled", "expected")   # a record's `target`
 # Converged: at the floor to 1e-3 nats (the precision the project asks of an expected-target run), or a plateau
-# above it, the excess having fallen by at most 10% of its final value over the last decade of tokens
-# (last_decade). Under cosine the last decade holds the anneal, which lowers the loss most: a strict test.
+# above it, the excess having fallen by at most max(10% of its final value, 1e-3 nats) over the last decade of
+# tokens (last_decade). Under cosine the last decade holds the anneal, which lowers the loss most: a strict test.
 CONVERGED_FRACTION, CONVERGED_NATS = 0.1, 1e-3
 
 
@@ -441,7 +441,7 @@ def infinite_point(record, n_def):
         raise FitError(f"run {record.get('run', '?')}: an expected-target record without a floor")
     excess = record["loss"] - record["floor"]
     drop, start, short = last_decade(record)
-    converged = bool(excess <= CONVERGED_NATS or drop <= CONVERGED_FRACTION * excess)  # NaN drop: not converged
+    converged = bool(excess <= CONVERGED_NATS or drop <= max(CONVERGED_FRACTION * excess, CONVERGED_NATS))  # NaN: no
     width = record.get("width", (record.get("config") or {}).get("width"))
     return dict(run=record.get("run"), width=width, N=record["params"][n_def], tokens=record["tokens"],
                 excess=excess, converged=converged, drop=drop, drop_from=start, short=short)

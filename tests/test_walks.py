@@ -11,6 +11,7 @@ import scipy.stats
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import chain  # noqa: E402
 import graphs  # noqa: E402
 import walks  # noqa: E402
 
@@ -255,7 +256,7 @@ def test_bad_input():
 def test_transition_counts_are_the_pairs_seen():
     g = graphs.barabasi_albert(40, 2, seed=1)
     batch = walks.WalkSampler(g, seed=3).sample(30, 12)
-    counts = walks.transition_counts([batch, batch[:5]], g)
+    counts = chain.transition_counts([batch, batch[:5]], g)
     pairs = Counter(zip(np.r_[batch[:, :-1].ravel(), batch[:5, :-1].ravel()].tolist(),
                         np.r_[batch[:, 1:].ravel(), batch[:5, 1:].ravel()].tolist()))
     P = g.P.tocoo()
@@ -267,7 +268,7 @@ def test_loo_smoothing_maximises_the_brute_force_leave_one_out_likelihood():
     """Leave each observed transition out, estimate q with add-k from the rest, score it: the rule's k is
     the best of the grid by that brute-force likelihood."""
     g = graphs.erdos_renyi(12, 20, seed=0)
-    counts = walks.transition_counts([walks.WalkSampler(g, seed=0).sample(3, 15)], g)
+    counts = chain.transition_counts([walks.WalkSampler(g, seed=0).sample(3, 15)], g)
     rows = np.repeat(np.arange(g.V), np.diff(g.P.indptr))
     grid = np.logspace(-3, 1, 9)
 
@@ -279,15 +280,15 @@ def test_loo_smoothing_maximises_the_brute_force_leave_one_out_likelihood():
             row_total = c[rows == rows[e]].sum()
             total += counts[e] * math.log((c[e] + k) / (row_total + k * g.V))
         return total
-    assert walks.loo_smoothing(counts, g, grid) == grid[int(np.argmax([brute(k) for k in grid]))]
+    assert chain.loo_smoothing(counts, g, grid) == grid[int(np.argmax([brute(k) for k in grid]))]
 
 
 def test_count_loss_is_the_floor_for_exact_counts_and_log_v_for_none():
     g = graphs.barabasi_albert(50, 3, seed=2, kappa=1.0)
     ev = walks.eval_set(g, 20, 11, 5)
     exact = np.round(g.P.data * 1e12).astype(np.int64)  # counts proportional to P: q = P up to 1e-12
-    assert walks.count_loss(exact, 1e-9, ev, g) == pytest.approx(walks.eval_floor(ev[:, :-1], g), abs=1e-8)
-    assert walks.count_loss(np.zeros(g.P.nnz, np.int64), 0.5, ev, g) == pytest.approx(math.log(g.V))
+    assert chain.count_loss(exact, 1e-9, ev, g) == pytest.approx(walks.eval_floor(ev[:, :-1], g), abs=1e-8)
+    assert chain.count_loss(np.zeros(g.P.nnz, np.int64), 0.5, ev, g) == pytest.approx(math.log(g.V))
 
 
 def test_the_count_baseline_excess_falls_as_one_over_d():
@@ -297,7 +298,7 @@ def test_the_count_baseline_excess_falls_as_one_over_d():
     g = graphs.erdos_renyi(100, 400, seed=0)
     ev = walks.eval_set(g, 100, 51, 7)
     floor = walks.eval_floor(ev[:, :-1], g)
-    curve = walks.count_curve(g, [100_000, 300_000, 1_000_000, 3_000_000], 50, 51, ev, seed=0)
+    curve = chain.count_curve(g, [100_000, 300_000, 1_000_000, 3_000_000], walks.fresh_batches(g, 50, 51, seed=0), ev)
     D, excess = np.array([c[0] for c in curve]), np.array([c[2] for c in curve]) - floor
     slope = np.polyfit(np.log(D), np.log(excess), 1)[0]
     assert -1.2 <= slope <= -0.8 and (excess > 0).all()
