@@ -334,10 +334,10 @@ def train_step(run, batch, lrs, live):
         logits = run.forward(members, x)
     if run.cfgs[0].target == "expected":  # the same optimum as the sampled loss, without its label noise
         log_probs = F.log_softmax(logits.float(), dim=-1)
-        tokens = torch.stack([run.dataset.expected_losses(lp, b) for lp, b in zip(log_probs, batch)])
+        per_prediction = torch.stack([run.dataset.expected_losses(lp, b) for lp, b in zip(log_probs, batch)])
     else:
-        tokens = F.cross_entropy(logits.float().flatten(0, 2), y.flatten(), reduction="none")
-    losses = tokens.view(len(x), -1).mean(1)
+        per_prediction = F.cross_entropy(logits.float().flatten(0, 2), y.flatten(), reduction="none")
+    losses = per_prediction.view(len(x), -1).mean(1)
     live = live & torch.isfinite(losses)  # a run whose loss is not finite gets no gradient
     members.grad.zero_()
     losses[live].sum().backward()  # the models are independent: the sum's gradient is each one's own
