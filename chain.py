@@ -398,15 +398,29 @@ def spectrum(graph, window=None, k=100):
 SMOOTHING_GRID = np.logspace(-8, 1, 91)  # add-k values the leave-one-out rule chooses among (k -> 0: the MLE)
 
 
+def entry_rows(graph):
+    """The row of each nonzero of P, in P's CSR order."""
+    return np.repeat(np.arange(graph.V, dtype=np.int64), np.diff(graph.P.indptr))
+
+
+def row_totals(counts, graph):
+    """c_i for each nonzero (i, j) of P: the total count of its row, counts being per nonzero."""
+    rows = entry_rows(graph)
+    return np.bincount(rows, weights=counts, minlength=graph.V)[rows]
+
+
+def token_array(tokens):
+    """Tokens (a tensor on any device, or an array) as an int64 numpy array."""
+    return np.asarray(tokens.cpu() if hasattr(tokens, "cpu") else tokens, dtype=np.int64)
+
+
 def transition_counts(batches, graph):
     """How often each transition (each nonzero of P, in P's CSR order) occurs in the walks of batches (an
     iterable of (B, T+1) token tensors or arrays): a learner that saw those D = B·T predictions knows these."""
     P = graph.P
-    rows = np.repeat(np.arange(graph.V, dtype=np.int64), np.diff(P.indptr))
-    keys = rows * graph.V + P.indices  # sorted: CSR rows in order, columns sorted within a row
+    keys = entry_rows(graph) * graph.V + P.indices  # sorted: CSR rows in order, columns sorted within a row
     counts = np.zeros(P.nnz, dtype=np.int64)
-    for b in batches:
-        b = np.asarray(b.cpu() if hasattr(b, 'cpu') else b, dtype=np.int64)
+    for b in map(token_array, batches):
         pairs = (b[:, :-1] * graph.V + b[:, 1:]).ravel()
         counts += np.bincount(np.searchsorted(keys, pairs), minlength=P.nnz)
     return counts
@@ -417,9 +431,7 @@ def loo_smoothing(counts, graph, grid=SMOOTHING_GRID):
     log-likelihood of the training transitions themselves, Σ c_ij log((c_ij − 1 + k) / (c_i − 1 + k·V))
     (Ney, Essen & Kneser 1994 set their discounts by leave-one-out): a rule that looks at the training data
     only, never at the eval set. Only observed transitions enter (c_ij ≥ 1), and they lie on P's support."""
-    row_total = np.add.reduceat(counts, graph.P.indptr[:-1]) * (np.diff(graph.P.indptr) > 0)
-    c = counts.astype(float)
-    total = np.repeat(row_total, np.diff(graph.P.indptr)).astype(float)
+    c, total = counts.astype(float), row_totals(counts, graph)
     seen = c > 0
     scores = [np.sum(c[seen] * (np.log(c[seen] - 1 + k) - np.log(total[seen] - 1 + k * graph.V))) for k in grid]
     return float(grid[int(np.argmax(scores))])
@@ -429,14 +441,9 @@ def count_loss(counts, k, eval_tokens, graph):
     """The expected eval loss, nats per prediction, of the add-k count estimate q of P: the mean over the
     eval inputs x of −Σ_j P[x, j] log q(j | x), with q(j|i) = (c_ij + k) / (c_i + k·V) (an unseen row: the
     uniform 1/V). eval_tokens: the (n, T+1) eval walks; minus the eval floor it is the count learner's excess."""
-    P, indptr = graph.P, graph.P.indptr
-    row_total = np.add.reduceat(counts, indptr[:-1]) * (np.diff(indptr) > 0)
-    total = np.repeat(row_total, np.diff(indptr))
-    cross_entropy = np.zeros(graph.V)
-    terms = -P.data * (np.log(counts + k) - np.log(total + k * graph.V))
-    np.add.at(cross_entropy, np.repeat(np.arange(graph.V), np.diff(indptr)), terms)
-    x = np.asarray(eval_tokens[:, :-1].cpu() if hasattr(eval_tokens, 'cpu') else eval_tokens[:, :-1])
-    return float(cross_entropy[x.ravel()].mean())
+    terms = -graph.P.data * (np.log(counts + k) - np.log(row_totals(counts, graph) + k * graph.V))
+    cross_entropy = np.bincount(entry_rows(graph), weights=terms, minlength=graph.V)  # per row of P, nats
+    return float(cross_entropy[token_array(eval_tokens)[:, :-1].ravel()].mean())
 
 
 def count_curve(graph, budgets, stream, eval_tokens):
