@@ -224,6 +224,9 @@ class Run:
     forward: object
     log: object = print
 
+    def __post_init__(self):  # each run's gradient-norm bound, once rather than at every step
+        self.max_norm = torch.tensor([c.grad_clip for c in self.cfgs], device=self.device)
+
 
 @dataclass
 class Progress:
@@ -341,7 +344,7 @@ def train_step(run, batch, lrs, live):
     live = live & torch.isfinite(losses)  # a run whose loss is not finite gets no gradient
     members.grad.zero_()
     losses[live].sum().backward()  # the models are independent: the sum's gradient is each one's own
-    ensemble.clip_grad_norms(members, torch.tensor([c.grad_clip for c in run.cfgs], device=run.device))
+    ensemble.clip_grad_norms(members, run.max_norm)
     ensemble.adamw_step(members, lrs)
     return losses.detach()
 
