@@ -164,6 +164,10 @@ def loss_vs(res, runs, xname):
     if law["E"] - ref > 0:  # E fitted above the floor (or no floor): the lines level off there
         ax.axhline(law["E"] - ref, color="gray", ls=":", lw=1,
                    label=f"fitted E{' − floor' if ref else ''} = {law['E'] - ref:.3g} nats")
+    if xname == "D" and res.get("count_baseline"):  # what estimating P from counts reaches with the same tokens
+        D, _, excess = np.array(res["count_baseline"]["curve"]).T
+        ax.plot(D, positive(excess), color="black", ls="--", lw=1.2, label="count baseline (add-k, k by leave-one-out)")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     ax.set(xscale="log", yscale="log", xlabel=label[xname], ylabel=ylabel,
            title=f"{'excess loss' if ref else 'loss'} vs {xname}; lines: joint fit at four values of {yname}")

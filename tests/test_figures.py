@@ -172,6 +172,20 @@ def test_excess_on_log_axes_when_the_floor_is_known(planted, floor):
         plots.plt.close(fig)
 
 
+def test_count_baseline_is_drawn_on_the_data_axis(planted):
+    """loss vs D shows the count baseline's curve exactly (its excess, nats, against its tokens), labelled, and
+    loss vs N does not; a result without one draws no such line."""
+    res, runs = planted
+    curve = [[D, 0.01, 50.0 / D] for D in np.geomspace(1e3, 1e7, 12)]
+    with_counts = dict(res, count_baseline=dict(curve=curve))
+    lines = lambda fig: [ln for ln in fig.axes[0].lines if ln.get_label().startswith("count baseline")]
+    drawn = lines(plots.loss_vs(with_counts, runs, "D"))
+    assert len(drawn) == 1
+    assert np.allclose(drawn[0].get_xdata(), [c[0] for c in curve]) and np.allclose(drawn[0].get_ydata(), [c[2] for c in curve])
+    assert not lines(plots.loss_vs(with_counts, runs, "N")) and not lines(plots.loss_vs(res, runs, "D"))
+    plots.plt.close("all")
+
+
 def test_bootstrap_panels_have_axis_labels_and_a_legend(planted):
     res, _ = planted
     fig = plots.bootstrap_histograms(res)
