@@ -39,15 +39,21 @@ SCALES = dict(
     cpu=dict(vocab=2048, nodes=2048, edges=10240, m=5, L=64, teacher=dict(teacher.CPU_TEACHER),
              grid=dict(width=[16, 24, 32, 48, 64], tokens=["190k", "330k", "540k", "890k", "1.45M"],
                        param="mup", base_width=64, lr=2 ** -7, head_dim=8, batch_size=50, schedule="wsd",
-                       warmup_tokens="50k", eval_walks=100)),
+                       warmup_tokens="50k", eval_walks=100),
+             infinite=dict(width=[8, 16, 24, 32, 40, 48, 64], tokens="1.45M")),
     gpu=dict(vocab=8192, nodes=8192, edges=40960, m=5, L=128,
              teacher=dict(width=512, tokens=100_000_000, lr=1e-3, batch_size=100),  # needs --text: a corpus of >= 100M tokens
              grid=dict(width=[32, 64, 128, 256, 512], tokens=[3_000_000, 10_000_000, 30_000_000, 100_000_000],
-                       lr=[2 ** -k for k in range(5, 12)], seed=[0, 1, 2], batch_size=100)),
+                       lr=[2 ** -k for k in range(5, 12)], seed=[0, 1, 2], batch_size=100),
+             infinite=dict(width=[32, 64, 128, 256, 512, 1024], tokens=30_000_000, seed=0)),
     smoke=dict(vocab=300, nodes=300, edges=1500, m=3, L=20,
                teacher=dict(width=16, tokens=5_000, lr=1e-2, batch_size=10),
-               grid=dict(width=[16, 32], tokens=[2_000, 4_000], lr=1e-2, batch_size=10, eval_walks=20)),
+               grid=dict(width=[16, 32], tokens=[2_000, 4_000], lr=1e-2, batch_size=10, eval_walks=20),
+               infinite=dict(width=[16, 32, 48], tokens=4_000)),
 )
+# "infinite": the rung's second half, L(N, D = ∞) (fit.infinite_data): the grid's recipe trained on the exact
+# expected loss (--target expected) at widths spanning >= 1 decade of N, one budget each; not for text, whose
+# next-token distribution is unknown.
 N_DEF = "non_embedding"  # the N of every rung's fit: readout included (nanoGPT's 6N), as the quick preset's fits
 EXTRA_RUNGS = ("percolation", "trees")  # run only when named: not on the paper's ladder
 
@@ -129,19 +135,44 @@ def make_teacher_data(layers, out, s, device, text=None):
     return float(read_json(path + ".json", "teacher.py train", "time_s")["time_s"])
 
 
+def rung_spec(flags, s):
+    """The rung's sweep spec: the L(D) grid on sampled targets, then, where the truth is known, the L(N, D = ∞)
+    grid on expected targets (the same recipe at the `infinite` widths and budget)."""
+    halves = [dict(flags, **s["grid"])]
+    if flags["graph"] != "text":
+        halves.append({**flags, **s["grid"], **s["infinite"], "target": "expected"})
+    return halves
+
+
 def grid_runs(spec):
     """The run ids of a sweep spec's grid (sweep.expand on train.py's default run)."""
     return {c.run_id() for c in sweep.expand(sweep.load_spec(spec), train.RunConfig())}
 
 
 def fit_rung(directory, runs_wanted, n_boot=200):
-    """The joint law L = E + A/N^α + B/D^β (fit.py; N the N_DEF count) on the best learning rate of each
-    (N, D) of a rung's sweep (the records of runs_wanted: older grids' runs in the same directory are left
-    out), E fixed to the exact floor (nats per token) where it is known (fitted for text), with bootstrap
-    intervals; '_samples' holds the bootstrap draws of α and β (for the monotonic verdict; not in JSON)."""
-    found = [r for r in records.read_records([os.path.join(directory, "runs.jsonl")])
-             if r.get("status") == "ok" and r["run"] in runs_wanted]
-    best = records.best_runs(found, warn_edge=False)
+    """
+    A rung's fits on its records (those of runs_wanted: older grids' runs in the same directory are left out):
+    the joint law L = E + A/N^α + B/D^β (fit.py; N the N_DEF count) on the best learning rate of each (N, D) of
+    the sampled-target runs, E fixed to the exact floor (nats per token) where it is known (fitted for text),
+    with bootstrap intervals; L(N, D = ∞) of the expected-target runs (fit.infinite_data, summarised by
+    infinite_cell); the count baseline of a walk rung (fit.count_baseline). '_samples' holds the bootstrap
+    draws of α, β and α at D = ∞ (for the monotonic verdicts), '_fits' the full results (for fit.json).
+    """
+    path = os.path.join(directory, "runs.jsonl")
+    found = [r for r in records.read_records([path]) if r.get("status") == "ok" and r["run"] in runs_wanted]
+    sampled = [r for r in found if records.target_of(r) == "sampled"]
+    expected = [r for r in found if records.target_of(r) == "expected"]
+    inf = fit.infinite_data(expected, N_DEF, n_boot, quiet=True) if expected else None
+    base = fit.count_baseline([path])
+    row = joint_fit(sampled, n_boot)
+    row["_samples"]["alpha_inf"] = inf["_samples"]["alpha"] if inf and inf.get("verdict") == "power law" else None
+    return dict(row, infinite=infinite_cell(inf), count=count_cell(base), train_s=training_seconds(found),
+                _fits=dict(infinite_data=inf, count_baseline=base))
+
+
+def joint_fit(sampled, n_boot):
+    """The joint law on the sampled-target records (fit_rung), as the row's fields."""
+    best = records.best_runs(sampled, warn_edge=False)
     runs = records.runs_from_records(best, N_DEF)
     floor = runs["floor"]
     spec = fit.joint_spec(runs["N"], runs["D"], floor)
@@ -150,8 +181,34 @@ def fit_rung(directory, runs_wanted, n_boot=200):
     return dict(V=best[0]["V"], n_def=N_DEF, floor=None if floor is None else float(np.mean(floor)), E=law["E"] if floor is None
                 else float(np.mean(floor)), E_fitted=floor is None, alpha=law["alpha"], beta=law["beta"],
                 ci=dict(alpha=boot["ci"]["alpha"], beta=boot["ci"]["beta"]), points=len(best),
-                lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"], train_s=training_seconds(found),
+                lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"],
                 _samples={k: boot["samples"][k] for k in ("alpha", "beta")})
+
+
+def infinite_cell(inf):
+    """fit.infinite_data's result in brief: the shape BIC prefers on the converged runs (basis 'converged'), or,
+    where too few converged, on every run at its budget (basis 'at budget': an upper bound on the term), with
+    α and its interval where a power law wins, N_c and the width at it where a threshold does. None: no
+    expected-target runs (natural text)."""
+    if inf is None:
+        return None
+    shapes, basis = (inf, "converged") if inf.get("verdict") else (inf.get("at_budget"), "at budget")
+    cell = dict(points=len(inf["points"]), converged=len(inf["points"]) - len(inf["unconverged"]))
+    if not shapes:
+        return dict(cell, verdict=None, skipped=inf.get("skipped"))
+    cell.update(verdict=shapes["verdict"], basis=basis, delta_bic=shapes["delta_bic"], runner_up=shapes["runner_up"])
+    if shapes["verdict"] == "power law":
+        cell.update(alpha=shapes["power_law"]["alpha"], alpha_ci=shapes["power_law"]["ci"])
+    if shapes["verdict"] == "threshold":
+        t = shapes["threshold"]
+        cell.update(N_c=t["N_c"], N_c_ci=t["ci"], width_c=t.get("width_c"))
+    return cell
+
+
+def count_cell(base):
+    """fit.count_baseline's result in brief: at each budget D (tokens) the transformers' token multiplier, D over
+    the tokens counts need for the same excess (None where the counts' curve never falls that low)."""
+    return None if base is None else [dict(D=p["D"], multiplier=p["multiplier"]) for p in base["points"]]
 
 
 def training_seconds(found):
@@ -173,15 +230,15 @@ def run_rung(name, flags, out, s, device, n_boot, jobs=1):
     divides the training part by up to K."""
     directory = os.path.join(out, slug(name))
     spec = os.path.join(directory, "spec.json")
-    write_json(spec, dict(flags, **s["grid"]))
+    write_json(spec, rung_spec(flags, s))
     print(f"== rung {name}: python sweep.py {spec} --out {directory} --jobs {jobs}", flush=True)
     sweep.main([spec, "--out", directory, "--device", device, "--jobs", str(jobs)])
     start = time.time()
     row = dict(rung=name, **fit_rung(directory, grid_runs(spec), n_boot))
     row["fit_s"] = time.time() - start
     row["wall_s"] = row["train_s"] + row["fit_s"]
-    write_json(os.path.join(directory, "fit.json"), dict(joint=dict({k: row[k] for k in ("E", "alpha", "beta")},
-                                                                     ci=row["ci"])))
+    joint = dict({k: row[k] for k in ("E", "alpha", "beta")}, ci=row["ci"])
+    write_json(os.path.join(directory, "fit.json"), fit.to_json(dict(joint=joint, **row.pop("_fits"))))
     return row
 
 
@@ -202,9 +259,9 @@ def ladder(out, scale="cpu", device="auto", n_boot=200, only=None, text=None, jo
 MONOTONIC_ORDER = ("bigram", "T1L", "T2L", "T4L")  # the corpus's bigram chain, then ever deeper teachers of it
 
 
-def monotonic(rows, order=MONOTONIC_ORDER):
+def monotonic(rows, order=MONOTONIC_ORDER, keys=("alpha", "beta")):
     """
-    Whether α and β move monotonically along `order` (the rungs of it present, >= 3 of them). Each exponent's
+    Whether the exponents `keys` (α, β) move monotonically along `order` (the rungs of it present, >= 3 of them). Each exponent's
     verdict is the direction its point estimates take ('increasing', 'decreasing' or 'not monotonic'), and its
     confidence the fraction of bootstrap draws (rungs resampled independently, draw i of each together)
     whose exponents give the same verdict: a confidence near 1 is a verdict the noise does not overturn.
@@ -214,12 +271,24 @@ def monotonic(rows, order=MONOTONIC_ORDER):
     if len(chain) < 3:
         return dict(rungs=[r["rung"] for r in chain], skipped="fewer than 3 of the rungs " + " -> ".join(order))
     out = dict(rungs=[r["rung"] for r in chain])
-    for key in ("alpha", "beta"):
+    for key in keys:
         estimate = direction(np.array([[r[key] for r in chain]]))[0]
         n = min(len(r["_samples"][key]) for r in chain)
         draws = direction(np.array([r["_samples"][key][:n] for r in chain]).T)
         out[key] = dict(verdict=estimate, confidence=float(np.mean(draws == estimate)), draws=int(n))
     return out
+
+
+def monotonic_infinite(rows, order=MONOTONIC_ORDER):
+    """monotonic()'s verdict on α of L(N, D = ∞) (key 'alpha_inf'), where every rung of `order` present has one (a
+    power law won its BIC comparison); else why there is none: that term is another shape on some rungs."""
+    chain = [r for name in order for r in rows if r["rung"] == name]
+    other = [f"{r['rung']} ({(r['infinite'] or {}).get('verdict') or 'no verdict'})" for r in chain
+             if (r["infinite"] or {}).get("verdict") != "power law"]
+    if other:
+        return dict(rungs=[r["rung"] for r in chain], skipped="L(N, D = ∞) is not a power law on " + ", ".join(other))
+    return monotonic([dict(rung=r["rung"], alpha_inf=r["infinite"]["alpha"], _samples=r["_samples"]) for r in chain],
+                     order, keys=("alpha_inf",))
 
 
 def direction(values):
@@ -304,12 +373,36 @@ def estimates_text(e):
 
 def ladder_table(rows):
     """The rows as a text table: each rung's vocabulary, floor (nats per token) and both exponents."""
-    lines = [f"{'rung':<12} {'V':>6} {'floor':>8} {'alpha [95% CI]':>24} {'beta [95% CI]':>24} {'points':>6}"]
+    lines = [f"{'rung':<12} {'V':>6} {'floor':>8} {'alpha [95% CI]':>24} {'beta [95% CI]':>24} {'points':>6}  "
+             f"{'L(N, D = inf) - E':<44} {'count multiplier':>16}"]
     for r in rows:
         floor = f"{r['E']:.3f}*" if r["E_fitted"] else f"{r['floor']:.3f}"
         cells = [f"{r[k]:.3f} [{r['ci'][k][0]:.3f}, {r['ci'][k][1]:.3f}]" for k in ("alpha", "beta")]
-        lines.append(f"{r['rung']:<12} {r['V']:>6} {floor:>8} {cells[0]:>24} {cells[1]:>24} {r['points']:>6}")
-    return "\n".join(lines + ["* no known floor: E fitted (natural text)"])
+        lines.append(f"{r['rung']:<12} {r['V']:>6} {floor:>8} {cells[0]:>24} {cells[1]:>24} {r['points']:>6}  "
+                     f"{infinite_text(r['infinite']):<44} {multiplier_text(r['count']):>16}")
+    return "\n".join(lines + ["* no known floor: E fitted (natural text)",
+                              "L(N, D = inf) - E: the shape BIC prefers (fit.py's infinite_data), on the converged runs or, "
+                              "where too few converged, on every run at its budget (an upper bound)",
+                              "count multiplier: the students' tokens over the tokens counts need for the same excess, "
+                              "over the budgets"])
+
+
+def infinite_text(cell):
+    """infinite_cell's verdict in a few words."""
+    if cell is None:
+        return "- (no known truth)"
+    if cell["verdict"] is None:
+        return f"skipped: {cell['skipped']}"
+    text = f"{cell['verdict']} by {cell['delta_bic']:.1f} ({cell['basis']}, {cell['converged']}/{cell['points']} conv.)"
+    if cell["verdict"] == "power law":
+        return f"{text} alpha {cell['alpha']:.2f} [{cell['alpha_ci'][0]:.2f}, {cell['alpha_ci'][1]:.2f}]"
+    return f"{text} width {cell['width_c']:.0f}" if cell["verdict"] == "threshold" and cell["width_c"] else text
+
+
+def multiplier_text(count):
+    """count_cell's multipliers as their range."""
+    found = [c["multiplier"] for c in count or [] if c["multiplier"]]
+    return f"{min(found):.0f}x-{max(found):.0f}x" if found else "-"
 
 
 def verdict_line(verdict):
@@ -317,22 +410,29 @@ def verdict_line(verdict):
     if "skipped" in verdict:
         return f"monotonic: skipped ({verdict['skipped']})"
     parts = [f"{k} {verdict[k]['verdict']} (confidence {verdict[k]['confidence']:.2f} over {verdict[k]['draws']} draws)"
-             for k in ("alpha", "beta")]
+             for k in ("alpha", "beta", "alpha_inf") if k in verdict]
     return f"along {' -> '.join(verdict['rungs'])}: " + "; ".join(parts)
 
 
 def plot_ladder(rows, path):
-    """Exponents α (model size) and β (data) of each rung against its floor, nats per token."""
+    """Exponents α (model size) and β (data) of each rung's joint law against its floor, nats per token, and α of
+    L(N, D = ∞) where that term is a power law."""
     fig, ax = plots.figure(figsize=(7, 4.5))
     for key, color in (("alpha", "C0"), ("beta", "C3")):
         x = [r["E"] for r in rows]
         y = [r[key] for r in rows]
         err = np.abs(np.array([r["ci"][key] for r in rows]).T - y)
         ax.errorbar(x, y, yerr=err, fmt="o", color=color, capsize=3, label=f"{key} (L ∝ {'N' if key == 'alpha' else 'D'}^-{key})")
+    powers = [r for r in rows if (r["infinite"] or {}).get("verdict") == "power law"]
+    if powers:  # the model-size term measured apart, where it is a power law at all
+        y = [r["infinite"]["alpha"] for r in powers]
+        err = np.abs(np.array([r["infinite"]["alpha_ci"] for r in powers]).T - y)
+        ax.errorbar([r["E"] for r in powers], y, yerr=err, fmt="^", color="C2", capsize=3,
+                    label="alpha of L(N, D = inf) (expected target)")
     for r in rows:
         ax.annotate(r["rung"] + ("*" if r["E_fitted"] else ""), (r["E"], r["alpha"]), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")
-    estimates = [r[k] for r in rows for k in ("alpha", "beta")]
+    estimates = [r[k] for r in rows for k in ("alpha", "beta")] + [r["infinite"]["alpha"] for r in powers]
     # bootstrap intervals of a poorly constrained rung can span orders of magnitude: keep the estimates readable
     top, bottom = 1.5 * max(estimates) + 0.5, min(0.0, min(estimates)) - 0.3
     clipped = any(not bottom <= v <= top for r in rows for k in ("alpha", "beta") for v in r["ci"][k])
@@ -379,9 +479,9 @@ def run(args):
     path, plot = output_paths(args)
     rows = ladder(args.out, args.scale, args.device, args.boot, args.rungs, args.text, args.jobs)
     print(ladder_table(rows))
-    verdict = monotonic(rows)
-    print(verdict_line(verdict))
-    write_json(path, dict(rungs=[{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], monotonic=verdict))
+    verdict, verdict_inf = monotonic(rows), monotonic_infinite(rows)
+    print(verdict_line(verdict) + "\nat D = inf: " + verdict_line(verdict_inf))
+    write_json(path, fit.to_json(dict(rungs=rows, monotonic=verdict, monotonic_infinite=verdict_inf)))
     plot_ladder(rows, plot)
     print(f"table in {path}, plot in {plot}")
 

@@ -360,21 +360,30 @@ def test_ladder_smoke_runs_fits_and_resumes(tmp_path, monkeypatch, capsys):
     table = json.load(open(out / "ladder-er-k-1-t2l-trees.json"))
     rows = table["rungs"]
     assert [r["rung"] for r in rows] == ["ER k=1", "T2L", "trees"]
-    assert all(r["wall_s"] > 0 and r["points"] == 4 for r in rows) and rows[1]["teacher_s"] > 0
+    assert all(r["wall_s"] > 0 and r["points"] == 4 for r in rows) and rows[1]["teacher_s"] > 0  # points: the L(D) grid
     assert "skipped" in table["monotonic"]  # one of bigram, T1L, T2L, T4L: no verdict
-    grid = ladder.SCALES["smoke"]["grid"]
-    for rung in ("er-k-1", "t2l", "trees"):
+    grid, infinite = ladder.SCALES["smoke"]["grid"], ladder.SCALES["smoke"]["infinite"]
+    for rung, row in zip(("er-k-1", "t2l", "trees"), rows):
         records = [json.loads(line) for line in open(out / rung / "runs.jsonl")]
-        assert len(records) == len(grid["width"]) * len(grid["tokens"]) == len({r["run"] for r in records})
-        joint = json.load(open(out / rung / "fit.json"))["joint"]
+        expected = [r for r in records if r["config"]["target"] == "expected"]
+        assert len(records) - len(expected) == len(grid["width"]) * len(grid["tokens"]) == len({r["run"] for r in records}) - len(expected)
+        assert sorted(r["width"] for r in expected) == infinite["width"] and {r["tokens"] for r in expected} == {infinite["tokens"]}
+        saved = json.load(open(out / rung / "fit.json"))
+        joint = saved["joint"]
         assert all(math.isfinite(joint[k]) for k in ("alpha", "beta")) and len(joint["ci"]["alpha"]) == 2
+        # the N half: every expected-target run is a point of L(N, D = inf), and the row names the shape BIC prefers
+        assert len(saved["infinite_data"]["points"]) == len(infinite["width"]) == row["infinite"]["points"]
+        assert row["infinite"]["verdict"] in ("power law", "exponential")   # 3 points: too few for the threshold
+        # the count baseline on the walk rungs, none for the teacher's samples
+        assert (saved["count_baseline"] is None) == (rung == "t2l") and (row["count"] is None) == (rung == "t2l")
+    assert "skipped" in table["monotonic_infinite"]
     t2l = json.loads(open(out / "t2l" / "runs.jsonl").readline())
     assert rows[1]["floor"] == pytest.approx(t2l["floor"])  # E fixed to the teacher rung's exact floor
     assert (out / "ladder-er-k-1-t2l-trees.png").stat().st_size > 0
     capsys.readouterr()
     ladder.main(["--scale", "smoke", "--out", str(out), "--rungs", "er-k-1", "t2l", "trees", "--boot",
                   "20", "--device", "cpu"])
-    assert capsys.readouterr().out.count("0 to run") == 3
+    assert capsys.readouterr().out.count("0 to run") == 3   # one sweep per rung, both halves in it
 
 
 def test_ladder_specs_carry_the_corpus(tmp_path):
