@@ -155,7 +155,7 @@ def fit_rung(directory, runs_wanted, n_boot=200):
     the joint law L = E + A/N^α + B/D^β (fit.py; N the N_DEF count) on the best learning rate of each (N, D) of
     the sampled-target runs, E fixed to the exact floor (nats per token) where it is known (fitted for text),
     with bootstrap intervals; L(N, D = ∞) of the expected-target runs (fit.infinite_data, summarised by
-    infinite_cell); the count baseline of a walk rung (fit.count_baseline). '_samples' holds the bootstrap
+    records.infinite_cell); the count baseline of a walk rung (fit.count_baseline). '_samples' holds the bootstrap
     draws of α, β and α at D = ∞ (for the monotonic verdicts), '_fits' the full results (for fit.json).
     """
     path = os.path.join(directory, "runs.jsonl")
@@ -166,7 +166,7 @@ def fit_rung(directory, runs_wanted, n_boot=200):
     base = fit.count_baseline([path])
     row = joint_fit(sampled, n_boot)
     row["_samples"]["alpha_inf"] = inf["_samples"]["alpha"] if inf and inf.get("verdict") == "power law" else None
-    return dict(row, infinite=infinite_cell(inf), count=count_cell(base), train_s=training_seconds(found),
+    return dict(row, infinite=records.infinite_cell(inf), count=count_cell(base), train_s=training_seconds(found),
                 _fits=dict(infinite_data=inf, count_baseline=base))
 
 
@@ -183,26 +183,6 @@ def joint_fit(sampled, n_boot):
                 ci=dict(alpha=boot["ci"]["alpha"], beta=boot["ci"]["beta"]), points=len(best),
                 lr_edge=sum(r["lr_edge"] for r in best), rms=law["rms"],
                 _samples={k: boot["samples"][k] for k in ("alpha", "beta")})
-
-
-def infinite_cell(inf):
-    """fit.infinite_data's result in brief: the shape BIC prefers on the converged runs (basis 'converged'), or,
-    where too few converged, on every run at its budget (basis 'at budget': an upper bound on the term), with
-    α and its interval where a power law wins, N_c and the width at it where a threshold does. None: no
-    expected-target runs (natural text)."""
-    if inf is None:
-        return None
-    shapes, basis = (inf, "converged") if inf.get("verdict") else (inf.get("at_budget"), "at budget")
-    cell = dict(points=len(inf["points"]), converged=len(inf["points"]) - len(inf["unconverged"]))
-    if not shapes:
-        return dict(cell, verdict=None, skipped=inf.get("skipped"))
-    cell.update(verdict=shapes["verdict"], basis=basis, delta_bic=shapes["delta_bic"], runner_up=shapes["runner_up"])
-    if shapes["verdict"] == "power law":
-        cell.update(alpha=shapes["power_law"]["alpha"], alpha_ci=shapes["power_law"]["ci"])
-    if shapes["verdict"] == "threshold":
-        t = shapes["threshold"]
-        cell.update(N_c=t["N_c"], N_c_ci=t["ci"], width_c=t.get("width_c"))
-    return cell
 
 
 def count_cell(base):
@@ -379,24 +359,12 @@ def ladder_table(rows):
         floor = f"{r['E']:.3f}*" if r["E_fitted"] else f"{r['floor']:.3f}"
         cells = [f"{r[k]:.3f} [{r['ci'][k][0]:.3f}, {r['ci'][k][1]:.3f}]" for k in ("alpha", "beta")]
         lines.append(f"{r['rung']:<12} {r['V']:>6} {floor:>8} {cells[0]:>24} {cells[1]:>24} {r['points']:>6}  "
-                     f"{infinite_text(r['infinite']):<44} {multiplier_text(r['count']):>16}")
+                     f"{records.infinite_text(r['infinite']):<44} {multiplier_text(r['count']):>16}")
     return "\n".join(lines + ["* no known floor: E fitted (natural text)",
                               "L(N, D = inf) - E: the shape BIC prefers (fit.py's infinite_data), on the converged runs or, "
                               "where too few converged, on every run at its budget (an upper bound)",
                               "count multiplier: the students' tokens over the tokens counts need for the same excess, "
                               "over the budgets"])
-
-
-def infinite_text(cell):
-    """infinite_cell's verdict in a few words."""
-    if cell is None:
-        return "- (no known truth)"
-    if cell["verdict"] is None:
-        return f"skipped: {cell['skipped']}"
-    text = f"{cell['verdict']} by {cell['delta_bic']:.1f} ({cell['basis']}, {cell['converged']}/{cell['points']} conv.)"
-    if cell["verdict"] == "power law":
-        return f"{text} alpha {cell['alpha']:.2f} [{cell['alpha_ci'][0]:.2f}, {cell['alpha_ci'][1]:.2f}]"
-    return f"{text} width {cell['width_c']:.0f}" if cell["verdict"] == "threshold" and cell["width_c"] else text
 
 
 def multiplier_text(count):

@@ -17,7 +17,8 @@ Run records: one JSON object per line in `*.jsonl` files (DESIGN.md, "The run re
   D in tokens, C in FLOPs, L in nats, each with its bootstrap unit (`resampling_units`); `check_records` and
   `check_runs` refuse what cannot be fitted, raising FitError.
 - `target_of`, `infinite_points`: what a run trained against (sampled or expected), and the expected-target
-  runs as points of L(N, D = ∞) − E, one per N, each judged converged or not over its last decade of tokens.
+  runs as points of L(N, D = ∞) − E, one per N, each judged converged or not over its last decade of tokens;
+  `infinite_cell`, `infinite_text`: fit.py's verdict on those points in brief (ladder.py's and theory.py's tables).
 """
 import csv
 import dataclasses
@@ -460,6 +461,38 @@ def infinite_points(records, n_def="total"):
         if N not in best or (r["tokens"], -r["loss"]) > (best[N]["tokens"], -best[N]["loss"]):
             best[N] = r
     return [infinite_point(best[N], n_def) for N in sorted(best)]
+
+
+def infinite_cell(inf):
+    """fit.infinite_data's result (its JSON, or the dict) in brief: the shape BIC prefers on the converged runs (basis 'converged'), or,
+    where too few converged, on every run at its budget (basis 'at budget': an upper bound on the term), with
+    α and its interval where a power law wins, N_c and the width at it where a threshold does. None: no
+    expected-target runs (natural text)."""
+    if inf is None:
+        return None
+    shapes, basis = (inf, "converged") if inf.get("verdict") else (inf.get("at_budget"), "at budget")
+    cell = dict(points=len(inf["points"]), converged=len(inf["points"]) - len(inf["unconverged"]))
+    if not shapes:
+        return dict(cell, verdict=None, skipped=inf.get("skipped"))
+    cell.update(verdict=shapes["verdict"], basis=basis, delta_bic=shapes["delta_bic"], runner_up=shapes["runner_up"])
+    if shapes["verdict"] == "power law":
+        cell.update(alpha=shapes["power_law"]["alpha"], alpha_ci=shapes["power_law"]["ci"])
+    if shapes["verdict"] == "threshold":
+        t = shapes["threshold"]
+        cell.update(N_c=t["N_c"], N_c_ci=t["ci"], width_c=t.get("width_c"))
+    return cell
+
+
+def infinite_text(cell):
+    """infinite_cell's verdict in a few words."""
+    if cell is None:
+        return "- (no expected-target runs)"
+    if cell["verdict"] is None:
+        return f"skipped: {cell['skipped']}"
+    text = f"{cell['verdict']} by {cell['delta_bic']:.1f} ({cell['basis']}, {cell['converged']}/{cell['points']} conv.)"
+    if cell["verdict"] == "power law":
+        return f"{text} alpha {cell['alpha']:.2f} [{cell['alpha_ci'][0]:.2f}, {cell['alpha_ci'][1]:.2f}]"
+    return f"{text} width {cell['width_c']:.0f}" if cell["verdict"] == "threshold" and cell["width_c"] else text
 
 
 def width_at(points, N):

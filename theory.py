@@ -49,6 +49,7 @@ import numpy as np
 import cli
 import graphs
 import percolation
+import records
 from chain import SPECTRAL_GAP_MAX_NNZ, SVD_DENSE_MAX, spectrum
 from graphs import DEFAULTS
 from plots import chain_title, plot_spectrum
@@ -137,13 +138,16 @@ def report(rungs, c=4.0):
     """
     Predicted next to measured exponents, one row per rung (name, theory.py graph --json file, fit.py --json
     file): the spectral theory's α_D = α_N (needs the file's --spectrum fits), Brill's α_N and α_D (needs
-    its cluster statistics), and the measured α (model) and β (data) of fit.py's joint law
-    L = E + A/N^α + B/D^β with their bootstrap intervals. Returns the rows; prints a markdown table.
+    its cluster statistics), the measured α (model) and β (data) of fit.py's joint law
+    L = E + A/N^α + B/D^β with their bootstrap intervals, and, where the fit file has expected-target runs
+    (fit.py's infinite_data), the shape of L(N, D = ∞) − E measured apart: the α a prediction of α_N meets
+    there, if that term is a power law at all. Returns the rows; prints a markdown table.
     """
     rows = []
     for name, graph_path, fit_path in rungs:
         spec = cli.read_json(graph_path, "theory.py graph --json")
-        joint = cli.read_json(fit_path, "fit.py --json", "joint")["joint"]
+        fitted = cli.read_json(fit_path, "fit.py --json", "joint")
+        joint, infinite = fitted["joint"], records.infinite_cell(fitted.get("infinite_data"))
         if "joint" not in spec:
             raise ValueError(f"{graph_path}: no 'joint' spectrum fit; write it with theory.py graph ... --spectrum "
                              "--json")
@@ -151,18 +155,19 @@ def report(rungs, c=4.0):
         brill = {f"brill_{k}": v for k, v in brill_prediction(spec, c).items()}
         ci = joint.get("ci", {})
         rows.append(dict(rung=name, **spectral, **brill, alpha=joint["alpha"], alpha_ci=ci.get("alpha"),
-                         beta=joint["beta"], beta_ci=ci.get("beta")))
+                         beta=joint["beta"], beta_ci=ci.get("beta"), infinite=infinite))
     fmt = lambda x: "—" if x is None else f"{x:.2f}"
     interval = lambda c: "" if not c else f" [{c[0]:.2f}, {c[1]:.2f}]"
     print(f"| rung | a (joint spectrum) | spectral α_D = α_N | subtask α | D | Brill α_N (c={c:g}) | Brill α_D "
-          "| measured α (model) | measured β (data) | notes |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| measured α (model) | measured β (data) | measured L(N, D = ∞) − E | notes |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         alpha = "—" if r["brill_alpha"] is None else f"{r['brill_alpha']:.2f} ± {r['brill_alpha_se']:.2f}"
         print(f"| {r['rung']} | {r['a']:.3f} ± {r['a_se']:.3f} | {fmt(r['alpha_D'])} | {alpha} "
               f"| {fmt(r['brill_D'])} | {fmt(r['brill_alpha_N'])}{interval(r['brill_alpha_N_ci'])} "
               f"| {fmt(r['brill_alpha_D'])}{interval(r['brill_alpha_D_ci'])} "
               f"| {r['alpha']:.2f}{interval(r['alpha_ci'])} | {r['beta']:.2f}{interval(r['beta_ci'])} "
+              f"| {records.infinite_text(r['infinite'])} "
               f"| spectral: {r['note']}; Brill: {r['brill_regime']} |")
     return rows
 

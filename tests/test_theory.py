@@ -9,7 +9,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import chain  # noqa: E402
+import fit  # noqa: E402
 import graphs  # noqa: E402
+import lawfit  # noqa: E402
 import percolation  # noqa: E402
 import theory  # noqa: E402
 
@@ -95,9 +97,9 @@ def test_subtask_alpha_from_planted_sizes():
     # fall as k^-(1+α) with α = (2 - γ)/(γ - 1) = 1; the rank-size slope over the middle ranks checks it
     rng = np.random.default_rng(0)
     s = np.sort(np.floor(rng.random(20_000) ** (-1 / 0.5)))[::-1]
-    fit = chain.power_law_fit(s, (20, 2000))
+    line = chain.power_law_fit(s, (20, 2000))
     alpha, _ = theory.subtask_alpha(1.5)
-    assert alpha == pytest.approx(1.0) and abs(-fit["slope"] - (1 + alpha)) < 0.1
+    assert alpha == pytest.approx(1.0) and abs(-line["slope"] - (1 + alpha)) < 0.1
     assert theory.subtask_alpha(percolation.TAU_MEAN_FIELD - 1)[0] == pytest.approx(1.0)  # Brill: (3 - τ)/(τ - 2)
     assert theory.subtask_alpha(percolation.TAU_2D)[0] < 0  # all clusters of one lattice
     with pytest.raises(ValueError, match="must be > 1"):
@@ -128,18 +130,30 @@ def test_brill_prediction_per_dataset():
 
 
 def test_spectral_prediction_and_report(tmp_path, capsys):
-    fit = dict(slope=-1.8, slope_se=0.01, verdict="power law")
-    assert theory.spectral_prediction(fit)["alpha_D"] == pytest.approx(0.8)
-    assert theory.spectral_prediction(dict(fit, verdict="not a power law"))["alpha_D"] is None
-    assert theory.spectral_prediction(dict(fit, slope=-0.5))["alpha_D"] is None  # a <= 0
+    joint_spectrum = dict(slope=-1.8, slope_se=0.01, verdict="power law")
+    assert theory.spectral_prediction(joint_spectrum)["alpha_D"] == pytest.approx(0.8)
+    assert theory.spectral_prediction(dict(joint_spectrum, verdict="not a power law"))["alpha_D"] is None
+    assert theory.spectral_prediction(dict(joint_spectrum, slope=-0.5))["alpha_D"] is None  # a <= 0
     spec, fitted = tmp_path / "spec.json", tmp_path / "fit.json"
-    spec.write_text(json.dumps(dict(joint=fit, cluster_dimension=4.0, n_subtasks=100, subtask_gamma=1.5,
+    spec.write_text(json.dumps(dict(joint=joint_spectrum, cluster_dimension=4.0, n_subtasks=100, subtask_gamma=1.5,
                                     subtask_gamma_se=0.05)))
     fitted.write_text(json.dumps(dict(joint=dict(alpha=0.3, beta=0.7, ci=dict(alpha=[0.2, 0.4], beta=[0.6, 0.8])))))
     rows = theory.report([("toy", spec, fitted)], c=2.0)
     assert rows[0]["alpha_D"] == pytest.approx(0.8) and rows[0]["beta_ci"] == [0.6, 0.8]
     assert rows[0]["brill_alpha_N"] == pytest.approx(0.5)
-    assert "| toy | 0.800 ± 0.010 | 0.80 | 1.00 ± 0.20 | 4.00 | 0.50 [0.50, 0.50]" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| toy | 0.800 ± 0.010 | 0.80 | 1.00 ± 0.20 | 4.00 | 0.50 [0.50, 0.50]" in out
+    assert rows[0]["infinite"] is None and "| - (no expected-target runs) |" in out
+    # with expected-target runs: the shape of L(N, D = inf) - E beside the prediction, here a planted power law
+    N = np.geomspace(1e4, 1e6, 8)
+    excess = 30.0 * N ** -0.6 * np.exp(0.01 * np.random.default_rng(0).standard_normal(8))
+    shapes = lawfit.compare_shapes(N, excess, n_boot=50, quiet=True)
+    points = [dict(run=str(i), N=float(n), excess=float(e)) for i, (n, e) in enumerate(zip(N, excess))]
+    fitted.write_text(json.dumps(fit.to_json(dict(joint=json.loads(fitted.read_text())["joint"],
+                                                  infinite_data=dict(points=points, unconverged=[], **shapes)))))
+    row = theory.report([("toy", spec, fitted)], c=2.0)[0]
+    assert row["infinite"]["verdict"] == "power law" and row["infinite"]["alpha"] == pytest.approx(0.6, abs=0.05)
+    assert f"power law by {row['infinite']['delta_bic']:.1f} (converged, 8/8 conv.) alpha 0.6" in capsys.readouterr().out
     r = subprocess.run([sys.executable, str(ROOT / "theory.py"), "report", "--rung", "toy", str(spec),
                         str(tmp_path / "missing.json")], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
