@@ -260,15 +260,24 @@ def monotonic(rows, order=MONOTONIC_ORDER, keys=("alpha", "beta")):
 
 
 def monotonic_infinite(rows, order=MONOTONIC_ORDER):
-    """monotonic()'s verdict on α of L(N, D = ∞) (key 'alpha_inf'), where every rung of `order` present has one (a
-    power law won its BIC comparison); else why there is none: that term is another shape on some rungs."""
+    """monotonic()'s verdict on α of L(N, D = ∞) (key 'alpha_inf'), where every rung of `order` present has one: a
+    power law won the BIC comparison on converged runs. A verdict on runs at their budget is not one: their
+    excess still holds optimisation, so their α measures how fast widths learn. Else: why there is none."""
     chain = [r for name in order for r in rows if r["rung"] == name]
-    other = [f"{r['rung']} ({(r['infinite'] or {}).get('verdict') or 'no verdict'})" for r in chain
-             if (r["infinite"] or {}).get("verdict") != "power law"]
-    if other:
-        return dict(rungs=[r["rung"] for r in chain], skipped="L(N, D = ∞) is not a power law on " + ", ".join(other))
+    missing = [f"{r['rung']} ({reason})" for r in chain for reason in [alpha_inf_missing(r["infinite"])] if reason]
+    if missing:
+        return dict(rungs=[r["rung"] for r in chain], skipped="no α of L(N, D = ∞) on " + ", ".join(missing))
     return monotonic([dict(rung=r["rung"], alpha_inf=r["infinite"]["alpha"], _samples=r["_samples"]) for r in chain],
                      order, keys=("alpha_inf",))
+
+
+def alpha_inf_missing(cell):
+    """Why a rung's infinite_cell has no α of L(N, D = ∞) ('' when it has one)."""
+    if not cell or cell["verdict"] is None:
+        return "not measured"
+    if cell["basis"] != "converged":
+        return f"{cell['points'] - cell['converged']} of {cell['points']} runs unconverged"
+    return "" if cell["verdict"] == "power law" else cell["verdict"]
 
 
 def direction(values):

@@ -425,3 +425,20 @@ def test_monotonic_verdict_and_its_confidence():
     assert v["alpha"]["verdict"] == "increasing"
     assert abs(v["alpha"]["confidence"] - 1 / 6) < 6 * math.sqrt(1 / 6 * 5 / 6 / n)
     assert "skipped" in ladder.monotonic(same[:2])
+
+
+def test_monotonic_verdict_at_infinite_data_needs_converged_power_laws():
+    """α of L(N, D = ∞) gets a monotonic verdict only where every rung's converged runs follow a power law; a
+    verdict on unconverged runs at their budget, or another shape, names the rung and the reason instead."""
+    rng = np.random.default_rng(0)
+    def with_cell(name, alpha, **cell):
+        row = rung(name, 0.0, rng.standard_normal(200))
+        row["_samples"]["alpha_inf"] = alpha + 0.01 * rng.standard_normal(200)
+        return dict(row, infinite=dict(dict(verdict="power law", basis="converged", points=7, converged=7, alpha=alpha), **cell))
+    rows = [with_cell(n, a) for n, a in (("bigram", 0.5), ("T1L", 0.7), ("T2L", 0.9))]
+    v = ladder.monotonic_infinite(rows)
+    assert v["alpha_inf"] == dict(verdict="increasing", confidence=1.0, draws=200) and "beta" not in v
+    rows[1] = with_cell("T1L", 0.7, basis="at budget", converged=2)
+    rows[2] = with_cell("T2L", 0.9, verdict="threshold")
+    assert ladder.monotonic_infinite(rows)["skipped"] == \
+        "no α of L(N, D = ∞) on T1L (5 of 7 runs unconverged), T2L (threshold)"
