@@ -401,11 +401,13 @@ def plot_ladder(rows, path):
         err = np.abs(np.array([r["ci"][key] for r in rows]).T - y)
         ax.errorbar(x, y, yerr=err, fmt="o", color=color, capsize=3, label=f"{key} (L ∝ {'N' if key == 'alpha' else 'D'}^-{key})")
     powers = [r for r in rows if (r["infinite"] or {}).get("verdict") == "power law"]
-    if powers:  # the model-size term measured apart, where it is a power law at all
-        y = [r["infinite"]["alpha"] for r in powers]
-        err = np.abs(np.array([r["infinite"]["alpha_ci"] for r in powers]).T - y)
-        ax.errorbar([r["E"] for r in powers], y, yerr=err, fmt="^", color="C2", capsize=3,
-                    label="alpha of L(N, D = inf) (expected target)")
+    for basis, face, label in (("converged", "C2", "alpha of L(N, D = inf) (expected target, converged)"),
+                               ("at budget", "none", "alpha of expected-target runs at budget (unconverged)")):
+        shown = [r for r in powers if r["infinite"]["basis"] == basis]
+        if shown:  # the model-size term measured apart; unconverged, it still holds how fast widths learn
+            y = [r["infinite"]["alpha"] for r in shown]
+            err = np.abs(np.array([r["infinite"]["alpha_ci"] for r in shown]).T - y)
+            ax.errorbar([r["E"] for r in shown], y, yerr=err, fmt="^", color="C2", mfc=face, capsize=3, label=label)
     for r in rows:
         ax.annotate(r["rung"] + ("*" if r["E_fitted"] else ""), (r["E"], r["alpha"]), fontsize=7,
                     xytext=(3, 3), textcoords="offset points")
