@@ -1053,6 +1053,8 @@ if OPTIONAL:
 #
 # Part 5 gave a third, simpler answer for the walks here: β is the parametric rate of estimating a finite
 # table, and the model-size term is a threshold. The theories are about data with structure at every scale.
+# The ladder trains every rung both ways, as part 5 did: its table prints, per rung, the shape BIC prefers for
+# L(N, D = ∞) − E and how many of those runs converged (an unconverged run's excess is an upper bound).
 
 # %%
 if OPTIONAL:
@@ -1069,6 +1071,10 @@ if OPTIONAL:
         m = lad["monotonic"]
         print(f"  along {' -> '.join(m['rungs'])}: β {m['beta']['verdict']} (in {100 * m['beta']['confidence']:.0f}% of "
               f"{m['beta']['draws']} bootstrap draws), α {m['alpha']['verdict']}")
+        if all("infinite" in r for r in lad["rungs"]):  # the second half of each rung: expected targets, as in part 5
+            print("  L(N, D = inf) - E per rung, from expected-target runs (fit.py's infinite_data):")
+            for r in lad["rungs"]:
+                print(f"    {r['rung']:<8} {records.infinite_text(r['infinite'])}")
         show_png(os.path.join(ROOT, "docs", "ladder_cpu.png"))
 
     spec_G = chain.spectrum(G)
