@@ -4,7 +4,7 @@ sampled from 1-, 2-, 4-layer teachers (teacher.py) -> the text itself (data.py),
 student sweep (sweep.py) and one joint scaling-law fit per rung (fit.py), then a table and a plot of
 the exponents against each rung's floor (nats per token).
 
-    python ladder.py                            # every rung, the CPU grid (about 1.5 h on 2 cores with --jobs 2)
+    python ladder.py                            # every rung, both halves, the CPU grid (about 1.5 h on 2 cores with --jobs 2)
     python ladder.py --scale gpu --out out/ladder_gpu
     python ladder.py --rungs er-k-1 t2l         # only these rungs: OUT/ladder-er-k-1-t2l.json and .png
 
