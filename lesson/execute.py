@@ -64,7 +64,7 @@ def execute(size=SIZE, parts=PARTS):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     with tempfile.TemporaryDirectory(prefix="lesson-execute-") as tmp, \
             environment(LESSON_SIZE=size, LESSON_PARTS=parts, TMPDIR=tmp, LESSON_FIGURES=None, LESSON_QUICK=None,
-                        LESSON_REPO=None):
+                        LESSON_REPO=None, LESSON_THREADS=None):
         t0 = time.time()
         NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", record_timing=False, coalesce_streams=True,
                        resources={"metadata": {"path": str(LESSON)}}).execute()

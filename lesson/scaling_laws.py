@@ -42,8 +42,10 @@
 # sizes too small to mean much), `default`, or `full` (runs the quick preset's sweep itself instead of
 # reading its records, and trains longer). `LESSON_PARTS` is `all` (default) or `core`. `LESSON_FIGURES=DIR`
 # keeps the figures; `LESSON_QUICK=FILE` reads another copy of the quick sweep's records. The setup cell
-# prints how long each size took when it was measured, and on what machine. The lesson writes nothing into
-# the repository: its runs and figures go to a temporary folder.
+# prints how long each size took when it was measured, and on what machine. `LESSON_THREADS=1` trains on one
+# thread: run the lesson alone, or set it when another training job shares the CPU, which stalls torch's
+# threads inside a Jupyter kernel many times over (a script is not affected). The lesson writes nothing
+# into the repository: its runs and figures go to a temporary folder.
 #
 # **Checks.** Cells call `check(...)` to assert a number against a truth computed independently (by hand
 # with numpy, by a theorem, or planted), or to assert what the text says about a result. The text itself
@@ -241,6 +243,8 @@ MEASURED = dict(
                "116-117 s (default) in the same conditions",
     smoke=(25, 32), default=(72, 96), full=(956, 956))      # wall seconds, all parts
 
+if os.environ.get("LESSON_THREADS"):  # one thread is immune to the stall a busy CPU causes in a kernel
+    torch.set_num_threads(int(os.environ["LESSON_THREADS"]))
 print(f"size {SIZE!r}, parts {PARTS!r}; torch {torch.__version__}, {torch.get_num_threads()} threads")
 print("\nclass plan (minutes):")
 for name, minutes in PLAN + (OPTIONAL_PLAN if OPTIONAL else []):
