@@ -244,10 +244,10 @@ def shapes_of(points, n_boot, seed, quiet):
         shapes["threshold"]["width_c"] = width_at(points, shapes["threshold"]["N_c"])
     return shapes
 
-def count_baseline(paths, seed=0):
-    """The count baseline beside the sampled-target runs of one walk dataset (chain.count_baseline on their own
+def count_baseline(records, seed=0):
+    """The count baseline beside the sampled-target records of one walk dataset (chain.count_baseline on their own
     graph, training stream and eval set; DESIGN.md, "The count baseline"), None for a dataset that is not a walk."""
-    recs = [r for r in read_records(paths, quiet=True) if r.get("status") == "ok" and r.get("excess") is not None
+    recs = [r for r in records if r.get("status") == "ok" and r.get("excess") is not None
             and target_of(r) == "sampled" and (r.get("config") or {}).get("graph") in data.GRAPHS]
     if not recs:
         return None
@@ -530,7 +530,7 @@ def fit_command(args):
     if inf:
         res["infinite_data"] = inf
         print("\n" + "\n".join(report_infinite(inf)))
-    base = None if design or "skipped" in res else count_baseline(args.paths, seed=0)
+    base = None if design or "skipped" in res else count_baseline(runs.get("sampled", []), seed=0)
     if base:
         res["count_baseline"] = base
         print("\n" + "\n".join(report_count(base)))

@@ -163,7 +163,7 @@ def fit_rung(directory, runs_wanted, n_boot=200):
     sampled = [r for r in found if records.target_of(r) == "sampled"]
     expected = [r for r in found if records.target_of(r) == "expected"]
     inf = fit.infinite_data(expected, N_DEF, n_boot, quiet=True) if expected else None
-    base = fit.count_baseline([path])
+    base = fit.count_baseline(sampled)
     row = joint_fit(sampled, n_boot)
     row["_samples"]["alpha_inf"] = inf["_samples"]["alpha"] if inf and inf.get("verdict") == "power law" else None
     return dict(row, infinite=records.infinite_cell(inf), count=count_cell(base), train_s=training_seconds(found),

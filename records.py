@@ -289,7 +289,7 @@ def read_csv(path, n_col="N", d_col="D", loss_col="loss", c_col=None):
 def load_runs(paths, n_def="total", all_runs=False, n_col="N", d_col="D", loss_col="loss", c_col=None):
     """Runs from CSV files (columns as read_csv) or run records: ok sampled-target runs only (target_of),
     N = params[n_def], reduced by best_runs unless all_runs; with the source, the count of runs not ok and of ok
-    sampled-target records, and the ok expected-target records, unreduced, as `expected`."""
+    sampled-target records, and the ok records of each target, unreduced, as `sampled` and `expected`."""
     for p in paths:  # a directory is searched for *.jsonl; a file must say what it is
         if os.path.isfile(p) and not p.lower().endswith((".csv", ".jsonl")):
             raise FitError(f"{p}: fit.py reads run records (*.jsonl) or comma-separated files (*.csv)")
@@ -311,7 +311,7 @@ def load_runs(paths, n_def="total", all_runs=False, n_col="N", d_col="D", loss_c
         runs = runs_from_records(sampled if all_runs else best_runs(sampled), n_def)
     except (KeyError, TypeError, ValueError) as e:
         raise FitError(f"a run record lacks or mangles the key {e}")
-    runs.update(source=", ".join(paths), not_ok=len(records) - len(ok), records=len(sampled),
+    runs.update(source=", ".join(paths), not_ok=len(records) - len(ok), records=len(sampled), sampled=sampled,
                 expected=[r for r in ok if target_of(r) == "expected"])
     return runs
 
